@@ -1,0 +1,92 @@
+# Everyday commands. A newcomer with Python >= 3.11 and nothing else runs `make run` and gets
+# the API at http://127.0.0.1:8000/api/v1/posts (SQLite file, in-process cache, no Redis needed).
+#
+# The venv is (re)installed only when a requirements file changes: stamp files inside the venv
+# record the last successful install.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY = $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install install-dev run test lint fmt bench bench-quick clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "} {printf "  make %-12s %s\n", $$1, $$2}'
+
+# Creates the venv if it is missing, after checking the interpreter, and refuses a venv built
+# from an older Python (a leftover from another project) instead of failing later in pip.
+define ensure_venv
+	@if [ ! -x "$(PY)" ]; then \
+		if ! command -v "$(PYTHON)" >/dev/null 2>&1; then \
+			echo "error: '$(PYTHON)' not found. Install Python 3.11 or newer, or run make PYTHON=/path/to/python3.11" >&2; \
+			exit 1; \
+		fi; \
+		if ! "$(PYTHON)" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then \
+			echo "error: Python >= 3.11 is required, but '$(PYTHON)' is $$("$(PYTHON)" -V 2>&1). Run make PYTHON=/path/to/python3.11" >&2; \
+			exit 1; \
+		fi; \
+		echo "creating $(VENV) with $$("$(PYTHON)" -V 2>&1)"; \
+		"$(PYTHON)" -m venv "$(VENV)" || { \
+			echo "error: '$(PYTHON) -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2; \
+			rm -rf "$(VENV)"; exit 1; }; \
+	fi
+	@"$(PY)" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+		echo "error: $(VENV) runs $$("$(PY)" -V 2>&1); Python >= 3.11 is required. Run make distclean" >&2; \
+		exit 1; }
+	@# Best effort: an old pip still installs the pins, so an offline machine is not blocked here.
+	@"$(PY)" -m pip install --quiet --upgrade pip || echo "warning: could not upgrade pip; continuing"
+endef
+
+$(VENV)/.installed-runtime: requirements.txt
+	$(ensure_venv)
+	"$(PY)" -m pip install --quiet -r requirements.txt
+	@touch "$@"
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt
+	$(ensure_venv)
+	"$(PY)" -m pip install --quiet -r requirements-dev.txt
+	@touch "$@"
+
+install: $(VENV)/.installed-runtime ## create the venv and install the runtime requirements
+
+install-dev: $(VENV)/.installed-dev ## install the test and lint tools too
+
+run: $(VENV)/.installed-runtime ## create tables, seed an empty DB, serve on 127.0.0.1:$PORT (8000)
+	@# instance/ is git-ignored, so a fresh clone has no directory for the default SQLite file.
+	@mkdir -p instance
+	"$(VENV)/bin/flask" --app app init-db
+	"$(VENV)/bin/flask" --app app seed --if-empty
+	@# exec: gunicorn replaces the shell, so Ctrl-C and SIGTERM reach its master directly.
+	exec "$(VENV)/bin/gunicorn" -c gunicorn.conf.py wsgi:app
+
+test: $(VENV)/.installed-dev ## run the test suite (extra flags: make test PYTEST_ARGS="-k cache -x")
+	"$(PY)" -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev ## ruff lint, ruff format check, mypy
+	"$(VENV)/bin/ruff" check .
+	"$(VENV)/bin/ruff" format --check .
+	"$(VENV)/bin/mypy" .
+
+fmt: $(VENV)/.installed-dev ## apply ruff's fixes and formatting
+	"$(VENV)/bin/ruff" check --fix .
+	"$(VENV)/bin/ruff" format .
+
+bench: $(VENV)/.installed-dev ## full benchmark (see bench/)
+	"$(PY)" -m bench
+
+bench-quick: $(VENV)/.installed-dev ## short benchmark run, for a quick comparison
+	"$(PY)" -m bench --quick
+
+clean: ## remove caches and test artifacts (keeps the venv and instance/)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts .coverage
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean ## also remove the venv
+	rm -rf "$(VENV)"

@@ -1,0 +1,1 @@
+"""HTTP surface: thin views (parse -> service -> serialise)."""

@@ -1,0 +1,17 @@
+"""Unbound extension instances, created once and bound in ``create_app``.
+
+Nothing here keeps an app: per-app state lives in ``app.extensions`` (Flask's
+extension rule), so tests can build many apps in one process.
+"""
+
+from __future__ import annotations
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model (SQLAlchemy 2 typed mappings)."""
+
+
+db = SQLAlchemy(model_class=Base)

@@ -1,0 +1,1 @@
+"""Reusable WSGI/Flask pieces that know nothing of this app's models."""

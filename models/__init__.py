@@ -1,0 +1,10 @@
+"""SQLAlchemy 2 typed models. Models hold data and relationships only: no
+commits, no caching, no HTTP; services own transactions."""
+
+from __future__ import annotations
+
+from models.post import Post, Tag, post_tags
+from models.session_record import SessionRecord
+from models.user import User
+
+__all__ = ["Post", "SessionRecord", "Tag", "User", "post_tags"]
