@@ -69,10 +69,14 @@ run: $(VENV)/.installed-runtime ## create tables, seed an empty DB, serve on 127
 test: $(VENV)/.installed-dev ## run the test suite (extra flags: make test PYTEST_ARGS="-k cache -x")
 	"$(PY)" -m pytest $(PYTEST_ARGS)
 
+# All three checks always run, so one round shows every problem; the target fails if any did.
 lint: $(VENV)/.installed-dev ## ruff lint, ruff format check, mypy
-	"$(VENV)/bin/ruff" check .
-	"$(VENV)/bin/ruff" format --check .
-	"$(VENV)/bin/mypy" .
+	@rc=0; \
+	for check in "ruff check ." "ruff format --check ." "mypy ."; do \
+		echo "$(VENV)/bin/$$check"; \
+		"$(VENV)/bin/"$$check || rc=1; \
+	done; \
+	exit $$rc
 
 fmt: $(VENV)/.installed-dev ## apply ruff's fixes and formatting
 	"$(VENV)/bin/ruff" check --fix .

@@ -21,6 +21,7 @@ from openapi import JsonApi
 from rate_limits import apply_limits, configure_limiter
 from redis_link import link_from_config
 from request_guards import register_request_guards
+from services.invalidation import register_cache_journal
 from sessions import configure_sessions
 
 api = JsonApi()
@@ -34,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     register_json(app)
     register_database(app)
+    register_cache_journal(app)
     register_redis(app)
     configure_sessions(app)
     configure_limiter(app)

@@ -16,6 +16,11 @@ from flask import Flask, Response
 from flask.json.provider import JSONProvider
 
 
+# Validation errors of list items are keyed by index ({"tags": {3: [...]}}): integer keys
+# must serialise as strings, not crash the error handler into a 500.
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -31,14 +36,14 @@ def iso_utc(value: datetime) -> str:
 
 class OrjsonProvider(JSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return orjson.dumps(obj, default=_default).decode()
+        return orjson.dumps(obj, default=_default, option=_OPTIONS).decode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return orjson.loads(s)
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        body = orjson.dumps(obj, default=_default)
+        body = orjson.dumps(obj, default=_default, option=_OPTIONS)
         return self._app.response_class(body, mimetype="application/json")
 
 

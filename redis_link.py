@@ -5,27 +5,39 @@ Contract:
   connect and read timeouts, **no retries** (redis-py 8's default client retries
   10 times, about 4 s per failed call) and a bounded pool whose wait is bounded
   too, so a hung Redis costs one short timeout, never a pile-up.
-- ``RedisLink.call(fn)`` runs ``fn(client)`` through the per-process circuit
-  breaker: it returns ``(True, result)`` or ``(False, None)`` when Redis is
-  unavailable (open circuit, connection refused, timeout, error reply). A
-  timeout trips the breaker at once; other errors count towards the threshold.
-- Every ``redis.RedisError`` is caught here; callers decide how to degrade.
+- ``init_redis_link(app)`` builds one ``RedisLink`` per app (so one per gunicorn
+  worker: ``preload_app`` is off) into ``app.extensions["redis_link"]``, or
+  ``None`` in embedded mode (no ``REDIS_URL``). The response cache, the service
+  cache, the sessions and the limiter's storage all share it.
+- ``RedisLink.execute(fn)`` runs ``fn(client)`` through the circuit breaker and
+  re-raises: ``CircuitOpenError`` (a ``redis.ConnectionError``) without any
+  network while the circuit is open, otherwise whatever ``redis.RedisError``
+  the call raised. A timeout trips the breaker at once; other errors count
+  towards its threshold.
+- ``RedisLink.call(fn)`` is the fail-open form: ``(True, result)`` or
+  ``(False, None)`` when Redis is unavailable.
+- Callers catch ``redis.RedisError`` (never bare ``Exception``) and decide how
+  to degrade; nothing here logs per request (the breaker logs state changes).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import redis
+from flask import Flask, current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from middleware.breaker import CircuitBreaker
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class CircuitOpenError(redis.ConnectionError):
+    """Redis was not called: the circuit is open after recent failures."""
 
 
 def build_client(url: str, timeout: float = 0.25, max_connections: int = 32) -> redis.Redis:
@@ -51,23 +63,36 @@ class RedisLink:
 
     @property
     def available(self) -> bool:
+        """False while the circuit is open: callers should not even try."""
         return not self.breaker.is_open
 
-    def call(self, fn: Callable[[redis.Redis], T]) -> tuple[bool, T | None]:
+    def retry_after(self) -> int:
+        """Whole seconds a client should wait before retrying (at least 1)."""
+        return max(1, int(self.breaker.retry_after() + 0.999))
+
+    def execute(self, fn: Callable[[redis.Redis], T]) -> T:
         if not self.breaker.allow():
-            return False, None
+            raise CircuitOpenError("redis circuit is open")
         try:
             result = fn(self.client)
-        except redis.TimeoutError as exc:
-            log.debug("redis timeout: %s", exc)
+        except redis.TimeoutError:
             self.breaker.trip()
-            return False, None
-        except redis.RedisError as exc:
-            log.debug("redis error: %s", exc)
+            raise
+        except redis.RedisError:
             self.breaker.record_failure()
-            return False, None
+            raise
+        except BaseException:
+            # Not Redis's fault (a decoding bug, an interrupt): no verdict.
+            self.breaker.release()
+            raise
         self.breaker.record_success()
-        return True, result
+        return result
+
+    def call(self, fn: Callable[[redis.Redis], T]) -> tuple[bool, T | None]:
+        try:
+            return True, self.execute(fn)
+        except redis.RedisError:
+            return False, None
 
     def ping(self) -> bool:
         ok, _ = self.call(lambda c: c.ping())
@@ -76,18 +101,29 @@ class RedisLink:
     def close(self) -> None:
         try:
             self.client.close()
+            self.client.connection_pool.disconnect()
         except redis.RedisError:  # pragma: no cover - closing a dead pool
             pass
 
 
-def link_from_config(url: str | None, timeout: float) -> RedisLink | None:
+def link_from_config(config: Mapping[str, Any]) -> RedisLink | None:
+    url = config.get("REDIS_URL")
     if not url:
         return None
-    return RedisLink(build_client(url, timeout), CircuitBreaker(), url)
+    breaker = CircuitBreaker(
+        failure_threshold=int(config["REDIS_BREAKER_FAILURES"]),
+        reset_timeout=float(config["REDIS_BREAKER_RESET"]),
+        # Tests inject CLOCK to move time without sleeping.
+        clock=config.get("CLOCK") or time.monotonic,
+    )
+    return RedisLink(build_client(url, float(config["REDIS_TIMEOUT"])), breaker, url)
 
 
-def current_link() -> Any:
+def init_redis_link(app: Flask) -> None:
+    app.extensions["redis_link"] = link_from_config(app.config)
+
+
+def current_link() -> RedisLink | None:
     """The app's RedisLink, or None in embedded mode."""
-    from flask import current_app
-
-    return current_app.extensions.get("redis_link")
+    link: RedisLink | None = current_app.extensions.get("redis_link")
+    return link

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from flask import url_for
 from flask_smorest import Blueprint
@@ -14,6 +16,25 @@ from services import auth, posts
 bp = Blueprint("posts", __name__, url_prefix="/api/v1", description="Posts")
 
 Page = dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+LOCATION = {"Location": {"description": "URL of the new post", "schema": {"type": "string"}}}
+
+
+def login_required(view: Callable[P, R]) -> Callable[P, R]:
+    """401 before the body is parsed: anonymous writers learn nothing but "log in".
+
+    Sits between ``@bp.route`` and ``@bp.arguments`` (functools.wraps keeps
+    flask-smorest's documentation attached to the view).
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        auth.require_user()
+        return view(*args, **kwargs)
+
+    return wrapper
 
 
 def _page(items: list[dict[str, Any]], total: int, query: dict[str, Any]) -> Page:
@@ -43,8 +64,9 @@ def get_post(post_id: int) -> dict[str, Any]:
 
 
 @bp.route("/posts", methods=["POST"])
+@login_required
 @bp.arguments(PostIn)
-@bp.alt_response(201, schema=PostOut, success=True, description="Created")
+@bp.alt_response(201, schema=PostOut, success=True, description="Created", headers=LOCATION)
 @bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
 def create_post(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     user = auth.require_user()
@@ -53,8 +75,10 @@ def create_post(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
 
 
 @bp.route("/posts/<int(max=2147483647):post_id>", methods=["PATCH"])
+@login_required
 @bp.arguments(PostPatch)
 @bp.alt_response(200, schema=PostOut, success=True, description="Updated")
+@bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
 @bp.alt_response(403, schema=ApiErrorSchema, description="Not the author")
 @bp.alt_response(404, schema=ApiErrorSchema, description="Post not found")
 def update_post(changes: dict[str, Any], post_id: int) -> dict[str, Any]:
@@ -63,7 +87,9 @@ def update_post(changes: dict[str, Any], post_id: int) -> dict[str, Any]:
 
 
 @bp.route("/posts/<int(max=2147483647):post_id>", methods=["DELETE"])
+@login_required
 @bp.alt_response(204, success=True, description="Deleted")
+@bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
 @bp.alt_response(403, schema=ApiErrorSchema, description="Not the author")
 @bp.alt_response(404, schema=ApiErrorSchema, description="Post not found")
 def delete_post(post_id: int) -> tuple[str, int]:
@@ -73,6 +99,7 @@ def delete_post(post_id: int) -> tuple[str, int]:
 
 
 @bp.route("/users/me/posts")
+@login_required
 @bp.arguments(PageQuery, location="query")
 @bp.alt_response(200, schema=PostPage, success=True, description="The caller's posts, drafts too")
 @bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")

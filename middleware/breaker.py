@@ -1,18 +1,26 @@
 """A per-process circuit breaker for one remote dependency (Redis).
 
 Contract:
-- ``closed``: calls go through; ``failure_threshold`` consecutive failures
-  open the circuit.
+- ``closed``: calls go through. ``failure_threshold`` consecutive failures
+  (``record_failure``) open the circuit; ``trip()`` opens it at once (a
+  timeout: one hung call is enough evidence, a second would cost another
+  full timeout).
 - ``open``: ``allow()`` answers False at once (no network, near-zero cost)
   until ``reset_timeout`` seconds have passed on the injected clock.
-- ``half_open``: exactly one caller is let through as a probe; its success
-  closes the circuit, its failure opens it again for another period.
+- ``half_open``: exactly one caller is let through as a probe. Its success
+  closes the circuit, its failure opens it for another period. A probe that
+  never reports (its thread died) is presumed lost after ``reset_timeout``,
+  so the circuit can never stay stuck half-open.
+- Outcomes reported while ``open`` come from calls admitted before the
+  circuit opened; they change nothing (only the probe decides).
+- ``release()`` frees the probe slot without a verdict (the call failed for a
+  reason that says nothing about the dependency).
 - One log line per state change, never one per request.
-- ``on_close`` listeners run when the circuit closes after being open: the
-  caches use it to replay pending invalidations and re-check the Redis epoch
-  before they trust Redis again.
+- ``on_close`` listeners run (outside the lock) when the circuit closes after
+  being open: the caches use it to replay pending invalidations.
 
-Thread-safe: gunicorn gthread workers share one breaker per process.
+Thread-safe: gunicorn gthread workers share one breaker per process. Time
+comes only from ``clock`` so tests drive it without sleeping.
 """
 
 from __future__ import annotations
@@ -33,8 +41,8 @@ class CircuitBreaker:
     def __init__(
         self,
         name: str = "redis",
-        failure_threshold: int = 2,
-        reset_timeout: float = 2.0,
+        failure_threshold: int = 3,
+        reset_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if failure_threshold < 1:
@@ -49,13 +57,14 @@ class CircuitBreaker:
         self._state = CLOSED
         self._failures = 0
         self._opened_at = 0.0
-        self._probe_in_flight = False
+        self._probe_started: float | None = None
         self._on_close: list[Callable[[], None]] = []
 
     @property
     def state(self) -> str:
+        """The state a caller would see now (reading it changes nothing)."""
         with self._lock:
-            if self._state == OPEN and self._clock() - self._opened_at >= self.reset_timeout:
+            if self._state == OPEN and self._cooled_down():
                 return HALF_OPEN
             return self._state
 
@@ -63,58 +72,78 @@ class CircuitBreaker:
     def is_open(self) -> bool:
         return self.state == OPEN
 
+    def retry_after(self) -> float:
+        """Seconds until the next probe may run (0 when not open)."""
+        with self._lock:
+            if self._state != OPEN:
+                return 0.0
+            return max(0.0, self.reset_timeout - (self._clock() - self._opened_at))
+
     def on_close(self, listener: Callable[[], None]) -> None:
         self._on_close.append(listener)
 
     def allow(self) -> bool:
-        """May a call go to the dependency now?"""
+        """May a call go to the dependency now? True obliges the caller to report."""
         with self._lock:
             if self._state == CLOSED:
                 return True
             if self._state == OPEN:
-                if self._clock() - self._opened_at < self.reset_timeout:
+                if not self._cooled_down():
                     return False
                 self._transition(HALF_OPEN)
-            # half-open: one probe at a time
-            if self._probe_in_flight:
+            if self._probe_started is not None and not self._probe_lost():
                 return False
-            self._probe_in_flight = True
+            self._probe_started = self._clock()
             return True
 
     def record_success(self) -> None:
         with self._lock:
+            if self._state == OPEN:
+                return
             self._failures = 0
-            self._probe_in_flight = False
-            was_closed = self._state == CLOSED
-            if not was_closed:
+            closing = self._state == HALF_OPEN
+            if closing:
+                self._probe_started = None
                 self._transition(CLOSED)
-        if not was_closed:
+        if closing:
             for listener in self._on_close:
                 listener()
 
     def record_failure(self) -> None:
         with self._lock:
-            self._probe_in_flight = False
+            if self._state == OPEN:
+                return
             self._failures += 1
-            if self._state == HALF_OPEN or (
-                self._state == CLOSED and self._failures >= self.failure_threshold
-            ):
-                self._opened_at = self._clock()
-                self._transition(OPEN)
-            elif self._state == OPEN:
-                self._opened_at = self._clock()
+            if self._state == HALF_OPEN or self._failures >= self.failure_threshold:
+                self._open()
 
     def trip(self) -> None:
         """Open at once (a hung dependency: one timeout is enough evidence)."""
         with self._lock:
-            self._probe_in_flight = False
-            self._failures = max(self._failures, self.failure_threshold)
-            self._opened_at = self._clock()
             if self._state != OPEN:
-                self._transition(OPEN)
+                self._open()
+
+    def release(self) -> None:
+        """Free the probe slot without judging the dependency."""
+        with self._lock:
+            self._probe_started = None
+
+    # Helpers below are called with the lock held.
+
+    def _cooled_down(self) -> bool:
+        return self._clock() - self._opened_at >= self.reset_timeout
+
+    def _probe_lost(self) -> bool:
+        assert self._probe_started is not None
+        return self._clock() - self._probe_started >= self.reset_timeout
+
+    def _open(self) -> None:
+        self._opened_at = self._clock()
+        self._probe_started = None
+        self._failures = 0
+        self._transition(OPEN)
 
     def _transition(self, new_state: str) -> None:
-        # Called with the lock held.
         if new_state != self._state:
             log.warning("circuit %s: %s -> %s", self.name, self._state, new_state)
             self._state = new_state

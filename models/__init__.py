@@ -3,8 +3,9 @@ commits, no caching, no HTTP; services own transactions."""
 
 from __future__ import annotations
 
+from models.cache_outbox import CacheOutbox
 from models.post import Post, Tag, post_tags
 from models.session_record import SessionRecord
 from models.user import User
 
-__all__ = ["Post", "SessionRecord", "Tag", "User", "post_tags"]
+__all__ = ["CacheOutbox", "Post", "SessionRecord", "Tag", "User", "post_tags"]

@@ -6,15 +6,18 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-TagName = fields.String(validate=validate.Length(min=1, max=50))
+from schemas.fields import QueryInteger, Text
+
+# Tags are compared and stored trimmed, so a name is validated trimmed too.
+TagName = Text(strip=True, validate=validate.Length(min=1, max=50))
 
 
 class PostIn(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    body = fields.String(required=True, validate=validate.Length(min=1, max=100_000))
+    title = Text(required=True, strip=True, validate=validate.Length(min=1, max=200))
+    body = Text(required=True, validate=validate.Length(min=1, max=100_000))
     published = fields.Boolean(load_default=True)
     tags = fields.List(TagName, load_default=list, validate=validate.Length(max=20))
 
@@ -23,8 +26,8 @@ class PostPatch(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    title = fields.String(validate=validate.Length(min=1, max=200))
-    body = fields.String(validate=validate.Length(min=1, max=100_000))
+    title = Text(strip=True, validate=validate.Length(min=1, max=200))
+    body = Text(validate=validate.Length(min=1, max=100_000))
     published = fields.Boolean()
     tags = fields.List(TagName, validate=validate.Length(max=20))
 
@@ -39,13 +42,13 @@ class PageQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = QueryInteger(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    limit = QueryInteger(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class PostListQuery(PageQuery):
-    author_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
-    tag = fields.String(validate=validate.Length(min=1, max=50))
+    author_id = QueryInteger(validate=validate.Range(min=1, max=2**31 - 1))
+    tag = Text(validate=validate.Length(min=1, max=50))
 
 
 class AuthorOut(Schema):

@@ -8,6 +8,10 @@ Contract:
 - ``get_post`` returns the post dict, or raises ``ApiError(404)`` when it is
   missing or is a draft and the viewer is not its author (a draft's existence
   is not revealed).
+- Reads go through the service cache (``services.cache``) under the recipe's
+  keys: ``posts:list:page=1:limit=20`` (with ``author=``/``tag=`` filters),
+  ``users:7:posts:page=1:limit=20`` and ``posts:single:42``, tagged ``posts``,
+  ``user:<id>`` and ``post:<id>``.
 - Writes commit, then run the registered after-commit hooks with the tags the
   write affected (``posts``, ``post:<id>``, ``user:<author_id>``) so caches
   can invalidate; see ``services.invalidation``.
@@ -18,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -27,9 +32,14 @@ from extensions import db
 from json_provider import iso_utc
 from models import Post, Tag, User, post_tags
 from models.types import utcnow
+from services import cache as service_cache
 from services import invalidation
 
 PostDict = dict[str, Any]
+
+# Service-cache lifetimes, as in the original recipe.
+LIST_TTL = 60
+SINGLE_TTL = 300
 
 _POST_COLUMNS = (
     Post.id,
@@ -95,16 +105,16 @@ def _select_posts() -> Select[Any]:
     return select(*_POST_COLUMNS).join(User, User.id == Post.author_id)
 
 
-def list_posts(
+def _query_posts(
     page: int,
     limit: int,
     author_id: int | None = None,
     tag: str | None = None,
     drafts_of: int | None = None,
 ) -> tuple[list[PostDict], int]:
-    if drafts_of is not None:
-        author_id = drafts_of
     drafts = drafts_of is not None
+    if drafts:
+        author_id = drafts_of
     count_stmt = _filtered(select(func.count()).select_from(Post), author_id, tag, drafts)
     total = db.session.execute(count_stmt).scalar_one()
     if total == 0 or (page - 1) * limit >= total:
@@ -120,11 +130,51 @@ def list_posts(
     return [_row_to_dict(row, tags.get(row.id, [])) for row in rows], total
 
 
-def get_post(post_id: int, viewer_id: int | None = None) -> PostDict:
+def list_posts(
+    page: int,
+    limit: int,
+    author_id: int | None = None,
+    tag: str | None = None,
+    drafts_of: int | None = None,
+) -> tuple[list[PostDict], int]:
+    """One page of posts, through the service cache (see module docstring)."""
+    paging = f"page={page}:limit={limit}"
+    if drafts_of is not None:
+        key, tags = f"users:{drafts_of}:posts:{paging}", [f"user:{drafts_of}"]
+    else:
+        filters = "".join(
+            f"{name}={quote(str(value), safe='')}:"
+            for name, value in (("author", author_id), ("tag", tag))
+            if value is not None
+        )
+        key, tags = f"posts:list:{filters}{paging}", ["posts"]
+    items, total = service_cache.get_or_set(
+        key,
+        lambda: list(_query_posts(page, limit, author_id, tag, drafts_of)),
+        ttl=LIST_TTL,
+        tags=tags,
+    )
+    return items, total
+
+
+def _load_post(post_id: int) -> PostDict | None:
     row = db.session.execute(_select_posts().where(Post.id == post_id)).first()
-    if row is None or (not row.published and row.author_id != viewer_id):
-        raise ApiError(404, "Post not found")
+    if row is None:
+        return None
     return _row_to_dict(row, _tags_by_post([post_id]).get(post_id, []))
+
+
+def get_post(post_id: int, viewer_id: int | None = None) -> PostDict:
+    post = service_cache.get_or_set(
+        f"posts:single:{post_id}",
+        lambda: _load_post(post_id),
+        ttl=SINGLE_TTL,
+        tags=[f"post:{post_id}"],
+    )
+    # Drafts are cached like any post; visibility is decided per viewer here.
+    if post is None or (not post["published"] and post["author"]["id"] != viewer_id):
+        raise ApiError(404, "Post not found")
+    return post
 
 
 def _tag_ids(names: Iterable[str]) -> list[int]:
@@ -198,6 +248,10 @@ def update_post(post_id: int, user_id: int, changes: dict[str, Any]) -> PostDict
 def delete_post(post_id: int, user_id: int) -> None:
     post = _load_for_write(post_id, user_id)
     author_id = post.author_id
+    # Core deletes for both tables: ``session.delete(post)`` would also delete the
+    # post's (already loaded) tag links itself, find them gone and raise
+    # StaleDataError. SQLite does not enforce the ON DELETE CASCADE, hence the first.
     db.session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
-    db.session.delete(post)
+    db.session.execute(delete(Post).where(Post.id == post_id))
+    db.session.expunge(post)
     invalidation.commit_and_invalidate(tags_for_write(post_id, author_id))

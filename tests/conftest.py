@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,88 @@ class Actions:
 @pytest.fixture
 def actions(app: Flask) -> Actions:
     return Actions(app)
+
+
+# --- Direct database helpers (appended for the API contract suites) ---------------------------
+# Tests drive the API over HTTP; these reach the database underneath only to arrange what HTTP
+# cannot (exact timestamps, many rows at once) and to prove that a refused request wrote nothing.
+
+
+class DatabaseHelpers:
+    """Read and arrange rows of one app's database, each call in its own app context."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def snapshot(self) -> dict[str, list[str]]:
+        """Every row of every table, as sorted reprs: equal snapshots mean nothing was written."""
+        with self.app.app_context():
+            return {
+                table.name: sorted(repr(tuple(row)) for row in db.session.execute(sa.select(table)))
+                for table in db.metadata.sorted_tables
+            }
+
+    def count(self, table_name: str) -> int:
+        with self.app.app_context():
+            table = db.metadata.tables[table_name]
+            return int(db.session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+    def insert_posts(
+        self,
+        author_id: int,
+        count: int,
+        *,
+        published: bool = True,
+        start: datetime | None = None,
+        step: timedelta = timedelta(minutes=1),
+        tags: tuple[str, ...] = (),
+    ) -> list[int]:
+        """Insert ``count`` posts created ``step`` apart from ``start``; their ids, oldest first."""
+        from models import Post, Tag
+
+        first = start or datetime(2024, 1, 1, tzinfo=UTC)
+        with self.app.app_context():
+            tag_rows = []
+            for name in tags:
+                tag = db.session.scalars(sa.select(Tag).where(Tag.name == name)).first()
+                tag_rows.append(tag or Tag(name=name))
+            posts = [
+                Post(
+                    title=f"Post {i}",
+                    body=f"Body {i}",
+                    published=published,
+                    author_id=author_id,
+                    created_at=first + i * step,
+                    updated_at=first + i * step,
+                    tags=list(tag_rows),
+                )
+                for i in range(count)
+            ]
+            db.session.add_all(posts)
+            db.session.commit()
+            return [post.id for post in posts]
+
+    def set_times(
+        self, post_id: int, created_at: datetime, updated_at: datetime | None = None
+    ) -> None:
+        from models import Post
+
+        with self.app.app_context():
+            db.session.execute(
+                sa.update(Post)
+                .where(Post.id == post_id)
+                .values(created_at=created_at, updated_at=updated_at or created_at)
+            )
+            db.session.commit()
+
+
+@pytest.fixture
+def database(app: Flask) -> DatabaseHelpers:
+    """Helpers bound to the default ``app``."""
+    return DatabaseHelpers(app)
+
+
+@pytest.fixture
+def database_for() -> Callable[[Flask], DatabaseHelpers]:
+    """Helpers for an app built with ``make_app(...)`` overrides."""
+    return DatabaseHelpers

@@ -1,0 +1,332 @@
+"""The cache core both faces share: trust, single-flight, stale serving, tags.
+
+Contract:
+
+1. **Trust.** Nothing read from the store is used unless the process holds a
+   *trust lease*: within the last ``trust_lease`` seconds it checked the
+   journal (the app's durable outbox), applied every pending invalidation,
+   and verified the store's epoch against the journal (a store that restarted
+   empty or from an older snapshot moves to a new epoch, which makes all of
+   its old entries unreachable). A new connection to the store ends the lease
+   at once: the server behind it may have restarted. Without a lease, or with
+   the store unavailable, every lookup answers ``bypass`` and callers compute
+   from the source of truth.
+2. **Invalidation after a commit** (``invalidate_after_commit``) applies the
+   journal entry to the store. If the store is unavailable the entry stays
+   pending in the journal and the call waits out one lease period, so every
+   process has re-read the journal (and stopped trusting the store until the
+   entry is applied) before the write is acknowledged. Hence no read that
+   starts after an acknowledged write can see data from before it, whatever
+   Redis did meanwhile.
+3. **Single-flight.** Of concurrent misses on one name, across processes, one
+   gets ``fill`` (it holds a lock with a timeout and computes); the others
+   wait briefly for its result, or get the stale record at once when the
+   route allows stale-while-revalidate. If the lock holder dies, the lock
+   expires and a waiter takes over.
+4. **Stale-set race.** A filler carries the generation it read *before* it
+   started computing; the store refuses its result if any of the result's
+   tags was invalidated since (``storage.STALE``).
+5. **TTL jitter.** Fresh lifetimes are shortened by up to ``jitter`` (10%) at
+   random so entries written together do not expire together.
+
+All timing uses injected clocks (``clock`` for record ages, ``monotonic`` for
+leases and waits) and an injected ``sleep``, so tests control time.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from middleware.response_cache.journal import Journal
+from middleware.response_cache.record import Freshness, Record
+from middleware.response_cache.storage import EPOCH, OK, Storage, StorageUnavailable
+
+log = logging.getLogger("response_cache")
+
+HIT = "hit"
+STALE = "stale"
+FILL = "fill"
+BYPASS = "bypass"
+
+
+class JournalUnavailable(Exception):
+    """The journal's database cannot be read; raised by journal implementations."""
+
+
+@dataclass(slots=True)
+class Fill:
+    """The right (and duty) to compute a value and store it."""
+
+    name: str
+    epoch: str
+    token: str
+    snapshot: int
+    locked: bool
+
+
+@dataclass(slots=True)
+class Lookup:
+    outcome: str  # HIT | STALE | FILL | BYPASS
+    record: Record | None = None  # the served record, or the stale one kept for errors
+    fill: Fill | None = None
+    detail: str = ""  # why, for Cache-Status: "unavailable", "coalesced", ...
+
+
+class CacheCore:
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        journal: Journal | None = None,
+        trust_lease: float = 0.5,
+        lock_timeout: float = 10.0,
+        wait_timeout: float = 2.0,
+        wait_step: float = 0.01,
+        jitter: float = 0.1,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.storage = storage
+        self.journal = journal
+        self.trust_lease = trust_lease
+        self.lock_timeout = lock_timeout
+        self.wait_timeout = wait_timeout
+        self.wait_step = wait_step
+        self.jitter = jitter
+        self.clock = clock
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.rng = rng
+        self._lock = threading.Lock()
+        self._epoch: str | None = None
+        self._lease_until = float("-inf")
+        self._seen_connections = -1
+        self._replayed: dict[int, float] = {}  # per-process stores: journal ids applied
+        self._replay_cursor = 0
+
+    # -- trust ---------------------------------------------------------------
+
+    def trusted_epoch(self) -> str | None:
+        """The epoch to use, or None when the store must not be trusted now."""
+        connections = self.storage.connection_generation()
+        if (
+            self._epoch is not None
+            and self.monotonic() < self._lease_until
+            and connections == self._seen_connections
+        ):
+            return self._epoch
+        return self._renew()
+
+    def _renew(self) -> str | None:
+        with self._lock:
+            started = self.monotonic()
+            try:
+                if self.storage.shared:
+                    epoch = self._renew_shared()
+                else:
+                    epoch = self._renew_local()
+            except (StorageUnavailable, JournalUnavailable) as exc:
+                if self._epoch is not None:
+                    log.warning("cache untrusted until the store and journal answer: %s", exc)
+                self._epoch = None
+                return None
+            if epoch != self._epoch:
+                log.info("cache epoch is %s", epoch)
+            self._epoch = epoch
+            self._lease_until = started + self.trust_lease
+            self._seen_connections = self.storage.connection_generation()
+            return epoch
+
+    def _renew_shared(self) -> str:
+        pending = self.journal.pending() if self.journal else []
+        max_applied = self.journal.max_applied() if self.journal else 0
+        epoch = self.storage.verify(max_applied, secrets.token_hex(4))
+        applied = []
+        for entry_id, tags in pending:
+            if self.storage.invalidate(epoch, tags, entry_id) == OK:
+                applied.append(entry_id)
+        if applied and self.journal is not None:
+            self.journal.mark_applied(applied)
+            log.info("replayed %d pending invalidation(s)", len(applied))
+        return epoch
+
+    def _renew_local(self) -> str:
+        epoch = self.storage.verify(0, secrets.token_hex(4))
+        if self.journal is None:
+            return epoch
+        now = self.monotonic()
+        for entry_id, tags in self.journal.recent(self._replay_cursor):
+            if entry_id not in self._replayed:
+                self.storage.invalidate(epoch, tags, 0)
+                self._replayed[entry_id] = now
+                self._replay_cursor = max(self._replay_cursor, entry_id)
+        # Forget ids the journal no longer reports (older than its horizon).
+        horizon = now - 600
+        for entry_id in [i for i, seen in self._replayed.items() if seen < horizon]:
+            del self._replayed[entry_id]
+        return epoch
+
+    def distrust(self) -> None:
+        """Drop the lease: the next operation re-verifies."""
+        self._lease_until = float("-inf")
+
+    # -- reads ---------------------------------------------------------------
+
+    def _read(self, epoch: str, name: str) -> Record | None:
+        raw = self.storage.get(self.storage.layout.entry(epoch, name))
+        if self.storage.connection_generation() != self._seen_connections:
+            # That read went over a new connection: the server may be another
+            # one (restart, failover). Verify before believing it.
+            raise _Reverify
+        return Record.decode(raw) if raw is not None else None
+
+    def lookup(self, name: str, allow_stale: bool = True) -> Lookup:
+        """Find ``name``; the caller must ``complete`` or ``abandon`` a FILL."""
+        for _attempt in range(2):
+            epoch = self.trusted_epoch()
+            if epoch is None:
+                return Lookup(BYPASS, detail="unavailable")
+            try:
+                return self._lookup(epoch, name, allow_stale)
+            except _Reverify:
+                self.distrust()
+            except StorageUnavailable:
+                return Lookup(BYPASS, detail="unavailable")
+        return Lookup(BYPASS, detail="unverified")
+
+    def _lookup(self, epoch: str, name: str, allow_stale: bool) -> Lookup:
+        record = self._read(epoch, name)
+        now = self.clock()
+        if record is not None and record.is_fresh(now):
+            return Lookup(HIT, record)
+        fill = self._try_fill(epoch, name)
+        if fill is not None:
+            return Lookup(FILL, record, fill, detail="stale" if record else "miss")
+        if allow_stale and record is not None and record.may_serve_while_revalidating(now):
+            return Lookup(STALE, record, detail="revalidating")
+        return self._wait_for_filler(epoch, name, record)
+
+    def _try_fill(self, epoch: str, name: str) -> Fill | None:
+        token = secrets.token_hex(8)
+        locked, snapshot = self.storage.acquire(epoch, name, token, int(self.lock_timeout * 1000))
+        return Fill(name, epoch, token, snapshot, True) if locked else None
+
+    def _wait_for_filler(self, epoch: str, name: str, stale: Record | None) -> Lookup:
+        deadline = self.monotonic() + self.wait_timeout
+        while self.monotonic() < deadline:
+            self.sleep(self.wait_step)
+            record = self._read(epoch, name)
+            if record is not None and record.is_fresh(self.clock()):
+                return Lookup(HIT, record, detail="coalesced")
+            fill = self._try_fill(epoch, name)  # the filler may have died
+            if fill is not None:
+                return Lookup(FILL, record or stale, fill, detail="takeover")
+        # Waited long enough: compute without the lock; the snapshot still
+        # guards the store against the stale-set race.
+        _, snapshot = self.storage.acquire(epoch, name, "", 1)
+        return Lookup(FILL, stale, Fill(name, epoch, "", snapshot, False), detail="wait-timeout")
+
+    # -- writes --------------------------------------------------------------
+
+    def complete(
+        self, fill: Fill, payload: bytes, freshness: Freshness, tags: Sequence[str], flags: int = 0
+    ) -> str:
+        """Store the computed payload (if the store still agrees) and release."""
+        ttl = freshness.ttl * (1 - self.jitter * self.rng())
+        jittered = Freshness(ttl, freshness.stale_while_revalidate, freshness.stale_if_error)
+        record = Record.new(payload, self.clock(), jittered, flags)
+        try:
+            result = self.storage.store(
+                fill.epoch,
+                fill.name,
+                record.encode(),
+                max(1, int(jittered.retention * 1000)),
+                tags,
+                fill.snapshot,
+            )
+        except StorageUnavailable:
+            result = "unavailable"
+        if result == EPOCH:
+            self.distrust()
+        self.abandon(fill)
+        return result
+
+    def abandon(self, fill: Fill) -> None:
+        if not fill.locked:
+            return
+        fill.locked = False
+        try:
+            self.storage.release(fill.epoch, fill.name, fill.token)
+        except StorageUnavailable:
+            pass  # the lock expires by itself
+
+    def invalidate_tags(self, tags: Sequence[str], seq: int = 0) -> bool:
+        """Apply one invalidation now; False if the store could not take it."""
+        for _attempt in range(2):
+            epoch = self.trusted_epoch()
+            if epoch is None:
+                return False
+            try:
+                result = self.storage.invalidate(epoch, list(tags), seq)
+            except StorageUnavailable:
+                return False
+            if result == OK:
+                return True
+            self.distrust()  # the epoch moved under us; verify and retry once
+        return False
+
+    def invalidate_after_commit(self, seq: int, tags: Sequence[str]) -> bool:
+        """Apply journal entry ``seq``; on failure keep it pending and wait a lease.
+
+        Returns whether the store took it. Either way, when this returns, no
+        process trusts a store that lacks this invalidation.
+        """
+        if self.invalidate_tags(tags, seq):
+            if self.journal is not None and self.storage.shared:
+                try:
+                    self.journal.mark_applied([seq])
+                except JournalUnavailable:
+                    pass  # replayed again later: invalidation is idempotent
+            return True
+        if self.storage.shared:
+            self.distrust()
+            self.sleep(self.trust_lease)
+        return False
+
+    # -- the service face's one-call form --------------------------------------
+
+    def get_or_set(
+        self,
+        name: str,
+        loader: Callable[[], bytes],
+        freshness: Freshness,
+        tags: Sequence[str] = (),
+    ) -> tuple[bytes, Lookup]:
+        """The cached payload for ``name``, computing it with ``loader`` if needed."""
+        found = self.lookup(name)
+        if found.outcome in (HIT, STALE) and found.record is not None:
+            return found.record.payload, found
+        if found.fill is None:
+            return loader(), found
+        try:
+            payload = loader()
+        except Exception:
+            self.abandon(found.fill)
+            stale = found.record
+            if stale is not None and stale.may_serve_on_error(self.clock()):
+                return stale.payload, Lookup(STALE, stale, detail="error")
+            raise
+        self.complete(found.fill, payload, freshness, tags)
+        return payload, found
+
+
+class _Reverify(Exception):
+    """Internal: a read crossed a new connection and must be re-verified."""

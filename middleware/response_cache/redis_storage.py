@@ -1,0 +1,263 @@
+"""The Redis backend: one round trip per operation, atomic Lua where it counts.
+
+Contract: see ``storage.py``. Every ``redis.RedisError`` is caught here and
+raised as ``StorageUnavailable``: the cache above never sees a Redis
+exception. An optional circuit breaker (any object with ``allow()``,
+``record_success()``, ``record_failure()`` and ``trip()``; the app shares one
+per process between the caches, sessions and the limiter) is consulted first,
+so a dead or hung Redis costs one short timeout, then nothing.
+
+``connection_generation()`` counts the connections this client has opened.
+A new connection means the server may have restarted (possibly from an older
+snapshot) or failed over, so the cache re-verifies its epoch before it
+trusts anything it reads. The counter is fed by redis-py's
+``redis_connect_func`` hook on the client's pool.
+
+Works with a standalone ``redis.Redis`` or a Sentinel master client; a
+``RedisCluster`` client works as well because every key of the namespace is in
+one hash slot (see ``layout.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import redis
+
+from middleware.response_cache.layout import Layout
+from middleware.response_cache.storage import TAG_RETENTION_MS, StorageUnavailable
+
+T = TypeVar("T")
+
+_ACQUIRE = """
+local ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+local g = tonumber(redis.call('GET', KEYS[2]) or '0')
+if ok then return {1, g} end
+return {0, g}
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: epoch, entry, then (tag generation, tag members) pairs.
+_STORE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'epoch' end
+local snapshot = tonumber(ARGV[2])
+for i = 3, #KEYS, 2 do
+  local g = redis.call('GET', KEYS[i])
+  if g and tonumber(g) > snapshot then return 'stale' end
+end
+local retention = tonumber(ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', retention)
+for i = 4, #KEYS, 2 do
+  redis.call('SADD', KEYS[i], KEYS[2])
+  if redis.call('PTTL', KEYS[i]) < retention then redis.call('PEXPIRE', KEYS[i], retention) end
+end
+return 'ok'
+"""
+
+# KEYS: epoch, generation, seq, then (tag generation, tag members) pairs.
+_INVALIDATE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'epoch' end
+local g = redis.call('INCR', KEYS[2])
+for i = 4, #KEYS, 2 do
+  redis.call('SET', KEYS[i], g, 'PX', ARGV[3])
+  local members = redis.call('SMEMBERS', KEYS[i + 1])
+  for j = 1, #members, 500 do
+    redis.call('UNLINK', unpack(members, j, math.min(j + 499, #members)))
+  end
+  redis.call('DEL', KEYS[i + 1])
+end
+local seq = tonumber(ARGV[2])
+if seq > tonumber(redis.call('GET', KEYS[3]) or '-1') then redis.call('SET', KEYS[3], seq) end
+return 'ok'
+"""
+
+# KEYS: epoch, seq. Moves to a new epoch when the store lost invalidations.
+_VERIFY = """
+local epoch = redis.call('GET', KEYS[1])
+local seq = redis.call('GET', KEYS[2])
+if (not epoch) or (not seq) or tonumber(seq) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[1])
+  return ARGV[2]
+end
+return epoch
+"""
+
+
+class Breaker(Protocol):
+    def allow(self) -> bool: ...
+    def record_success(self) -> None: ...
+    def record_failure(self) -> None: ...
+    def trip(self) -> None: ...
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStorage:
+    shared = True
+
+    def __init__(
+        self, client: Any, layout: Layout | None = None, breaker: Breaker | None = None
+    ) -> None:
+        self.client = client
+        self.layout = layout or Layout()
+        self.breaker = breaker
+        self._connections = itertools.count(1)
+        self._generation = 0
+        self._generation_lock = threading.Lock()
+        self._scripts = {
+            name: client.register_script(source)
+            for name, source in (
+                ("acquire", _ACQUIRE),
+                ("release", _RELEASE),
+                ("store", _STORE),
+                ("invalidate", _INVALIDATE),
+                ("verify", _VERIFY),
+            )
+        }
+        self._hook_connections()
+
+    # -- connection tracking ------------------------------------------------
+
+    def _hook_connections(self) -> None:
+        pools = []
+        if hasattr(self.client, "connection_pool"):
+            pools.append(self.client.connection_pool)
+        for pool in pools:
+            previous = pool.connection_kwargs.get("redis_connect_func")
+            pool.connection_kwargs["redis_connect_func"] = self._connect_hook(previous)
+
+    def _connect_hook(self, previous: Callable[[Any], None] | None) -> Callable[[Any], None]:
+        def on_connect(connection: Any) -> None:
+            if previous is not None:
+                previous(connection)
+            else:
+                connection.on_connect()
+            with self._generation_lock:
+                self._generation = next(self._connections)
+
+        return on_connect
+
+    def connection_generation(self) -> int:
+        return self._generation
+
+    # -- the error funnel ---------------------------------------------------
+
+    def _run(self, operation: Callable[[], T]) -> T:
+        breaker = self.breaker
+        if breaker is not None and not breaker.allow():
+            raise StorageUnavailable("circuit open")
+        try:
+            result = operation()
+        except redis.TimeoutError as exc:
+            # A hung server: one timeout is evidence enough, stop waiting.
+            if breaker is not None:
+                breaker.trip()
+            raise StorageUnavailable(str(exc)) from exc
+        except redis.RedisError as exc:
+            if breaker is not None:
+                breaker.record_failure()
+            raise StorageUnavailable(str(exc)) from exc
+        if breaker is not None:
+            breaker.record_success()
+        return result
+
+    # -- protocol -----------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        value: bytes | None = self._run(lambda: self.client.get(key))
+        return value
+
+    def acquire(self, epoch: str, name: str, token: str, lock_ms: int) -> tuple[bool, int]:
+        keys = [self.layout.lock(epoch, name), self.layout.generation(epoch)]
+        acquired, generation = self._run(
+            lambda: self._scripts["acquire"](keys=keys, args=[token, lock_ms])
+        )
+        return bool(acquired), int(generation)
+
+    def release(self, epoch: str, name: str, token: str) -> None:
+        key = self.layout.lock(epoch, name)
+        self._run(lambda: self._scripts["release"](keys=[key], args=[token]))
+
+    def _tag_keys(self, epoch: str, tags: Sequence[str]) -> list[str]:
+        keys: list[str] = []
+        for tag in tags:
+            keys += [self.layout.tag_generation(epoch, tag), self.layout.members(epoch, tag)]
+        return keys
+
+    def store(self, epoch: str, name: str, value: bytes, retention_ms: int,
+              tags: Sequence[str], snapshot: int) -> str:  # fmt: skip
+        keys = [self.layout.epoch, self.layout.entry(epoch, name), *self._tag_keys(epoch, tags)]
+        args = [epoch, snapshot, value, retention_ms]
+        return _text(self._run(lambda: self._scripts["store"](keys=keys, args=args)))
+
+    def invalidate(self, epoch: str, tags: Sequence[str], seq: int) -> str:
+        keys = [
+            self.layout.epoch,
+            self.layout.generation(epoch),
+            self.layout.seq,
+            *self._tag_keys(epoch, tags),
+        ]
+        args = [epoch, seq, TAG_RETENTION_MS]
+        return _text(self._run(lambda: self._scripts["invalidate"](keys=keys, args=args)))
+
+    def verify(self, max_applied: int, new_epoch: str) -> str:
+        keys = [self.layout.epoch, self.layout.seq]
+        return _text(
+            self._run(lambda: self._scripts["verify"](keys=keys, args=[max_applied, new_epoch]))
+        )
+
+    def delete(self, keys: Sequence[str]) -> int:
+        prefix = self.layout.prefix
+        if any(not key.startswith(prefix) for key in keys):
+            raise ValueError("refusing to delete keys outside the cache namespace")
+        if not keys:
+            return 0
+        return int(self._run(lambda: self.client.unlink(*keys)))
+
+    def scan(self, match: str, limit: int) -> list[str]:
+        if not match.startswith(self.layout.prefix):
+            raise ValueError("refusing to scan outside the cache namespace")
+
+        def collect() -> list[str]:
+            found: list[str] = []
+            for key in self.client.scan_iter(match=match, count=1000):
+                found.append(_text(key))
+                if len(found) >= limit:
+                    break
+            return found
+
+        return self._run(collect)
+
+    def hash_get_all(self, key: str) -> dict[str, bytes]:
+        raw = self._run(lambda: self.client.hgetall(key))
+        return {_text(k): v for k, v in raw.items()}
+
+    def hash_set(self, key: str, field: str, value: bytes) -> None:
+        self._run(lambda: self.client.hset(key, field, value))
+
+    def hash_incr(self, key: str, increments: dict[str, int]) -> None:
+        def send() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            for field, amount in increments.items():
+                pipe.hincrby(key, field, amount)
+            pipe.execute()
+
+        if increments:
+            self._run(send)
+
+    def incr(self, key: str) -> int:
+        return int(self._run(lambda: self.client.incr(key)))
+
+    def get_int(self, key: str) -> int:
+        value = self._run(lambda: self.client.get(key))
+        return int(value) if value is not None else 0

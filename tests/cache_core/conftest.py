@@ -1,0 +1,90 @@
+"""Fixtures for the cache core: a real journal on SQLite, real Redis, a fake clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from extensions import db
+from middleware.response_cache.core import CacheCore
+from middleware.response_cache.redis_storage import RedisStorage
+from middleware.response_cache.storage import MemoryStorage
+from models import CacheOutbox
+from redis_link import build_client
+from services.cache_journal import SqlJournal
+
+
+class FakeClock:
+    """Time that moves only when told to (or when the code under test sleeps)."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'journal.db'}")
+    db.metadata.create_all(engine, tables=[CacheOutbox.__table__])
+    return engine
+
+
+@pytest.fixture
+def journal(engine: sa.Engine) -> SqlJournal:
+    return SqlJournal(engine)
+
+
+def commit_write(engine: sa.Engine, journal: SqlJournal, tags: list[str]) -> int:
+    """What a service does: the journal row commits with the data change."""
+    with sa.orm.Session(engine) as session:
+        row_id = journal.record(session, tags).id
+        session.commit()
+    return row_id
+
+
+def redis_core(url: str, journal: SqlJournal | None, clock: FakeClock, **kwargs) -> CacheCore:
+    # The production client: short timeouts, no retries.
+    storage = RedisStorage(build_client(url, timeout=0.25))
+    return CacheCore(
+        storage,
+        journal=journal,
+        clock=clock,
+        monotonic=clock,
+        sleep=clock.sleep,
+        rng=lambda: 0.0,
+        **kwargs,
+    )
+
+
+def memory_core(journal: SqlJournal | None, clock: FakeClock, **kwargs) -> CacheCore:
+    return CacheCore(
+        MemoryStorage(clock=clock),
+        journal=journal,
+        trust_lease=0.0,
+        clock=clock,
+        monotonic=clock,
+        sleep=clock.sleep,
+        rng=lambda: 0.0,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def plain_redis(redis_server) -> redis.Redis:
+    return redis_server.client()

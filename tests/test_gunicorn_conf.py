@@ -1,0 +1,137 @@
+"""gunicorn.conf.py sets real gunicorn settings, to the values the deployment relies on.
+
+Contract: gunicorn silently ignores unknown names in a config file, so a typo such as
+``control_socket_disabled`` would quietly bring back the shared control socket. These tests
+execute the file under a controlled environment, check that every public name it defines is a
+gunicorn 27 setting, feed the values through gunicorn's own validators, and pin the values that
+matter: loopback bind, no control socket, no trusted forwarding headers.
+"""
+
+from __future__ import annotations
+
+import ast
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gunicorn.config import Config
+
+CONF_FILE = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+ENV_KNOBS = ("BIND", "PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS")
+
+
+def defined_names() -> set[str]:
+    """Public names the file assigns or defines at top level (imports excluded)."""
+    names: set[str] = set()
+    for node in ast.parse(CONF_FILE.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+    return {name for name in names if not name.startswith("_")}
+
+
+def load(monkeypatch: pytest.MonkeyPatch, **env: str) -> Config:
+    """Run the file with only ``env`` set among its knobs; return gunicorn's validated Config."""
+    for knob in (*ENV_KNOBS, "PROMETHEUS_MULTIPROC_DIR"):
+        monkeypatch.delenv(knob, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    namespace = runpy.run_path(str(CONF_FILE))
+    cfg = Config()
+    # Unknown names are test_every_defined_name_is_a_gunicorn_setting's to report.
+    for name in defined_names() & set(cfg.settings):
+        cfg.set(name, namespace[name])  # runs gunicorn's validator for that setting
+    return cfg
+
+
+def test_every_defined_name_is_a_gunicorn_setting() -> None:
+    unknown = defined_names() - set(Config().settings)
+    assert not unknown, f"gunicorn would silently ignore {sorted(unknown)}"
+
+
+def test_defaults_serve_on_loopback_with_two_sync_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load(monkeypatch)
+    assert cfg.bind == ["127.0.0.1:8000"]
+    assert cfg.workers == 2
+    assert cfg.worker_class_str == "sync"
+    assert cfg.preload_app is False
+    assert (cfg.timeout, cfg.graceful_timeout, cfg.keepalive) == (30, 30, 2)
+    assert cfg.accesslog == "-"
+
+
+def test_control_socket_is_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(monkeypatch).control_socket_disable is True
+
+
+def test_no_peer_may_set_scheme_or_forwarding_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load(monkeypatch, TRUSTED_PROXIES="2")  # ProxyFix in wsgi.py owns these, never gunicorn
+    assert cfg.forwarded_allow_ips == []
+    assert cfg.secure_scheme_headers == {}
+    assert cfg.forwarder_headers == []
+
+
+def test_request_head_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load(monkeypatch)
+    assert (cfg.limit_request_line, cfg.limit_request_fields, cfg.limit_request_field_size) == (
+        8190,
+        100,
+        8190,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "bind"),
+    [
+        ({"PORT": "8137"}, ["127.0.0.1:8137"]),
+        ({"PORT": "8137", "BIND": "0.0.0.0:8000"}, ["0.0.0.0:8000"]),
+    ],
+)
+def test_bind_follows_port_and_bind(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], bind: list[str]
+) -> None:
+    assert load(monkeypatch, **env).bind == bind
+
+
+def test_workers_and_worker_class_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load(
+        monkeypatch, WEB_CONCURRENCY="3", GUNICORN_WORKER_CLASS="gthread", GUNICORN_THREADS="4"
+    )
+    assert (cfg.workers, cfg.worker_class_str, cfg.threads) == (3, "gthread", 4)
+
+
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_bad_worker_count_stops_start_up_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    with pytest.raises(SystemExit, match="WEB_CONCURRENCY"):
+        load(monkeypatch, WEB_CONCURRENCY=value)
+
+
+def test_on_starting_clears_only_stale_metric_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "counter_123.db").write_bytes(b"old")
+    (tmp_path / "notes.txt").write_text("keep")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    namespace: dict[str, Any] = runpy.run_path(str(CONF_FILE))
+
+    namespace["on_starting"](server=None)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_metric_hooks_do_nothing_without_a_multiproc_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, Any] = runpy.run_path(str(CONF_FILE))
+
+    namespace["on_starting"](server=None)
+    namespace["child_exit"](server=None, worker=None)
+
+    assert list(tmp_path.iterdir()) == []
