@@ -63,8 +63,11 @@ run: $(VENV)/.installed-runtime ## create tables, seed an empty DB, serve on 127
 	@mkdir -p instance
 	"$(VENV)/bin/flask" --app app init-db
 	"$(VENV)/bin/flask" --app app seed --if-empty
+	@# /metrics adds up every worker only in prometheus-client's multiprocess mode;
+	@# gunicorn.conf.py empties this directory at start-up. Override it to opt out.
 	@# exec: gunicorn replaces the shell, so Ctrl-C and SIGTERM reach its master directly.
-	exec "$(VENV)/bin/gunicorn" -c gunicorn.conf.py wsgi:app
+	PROMETHEUS_MULTIPROC_DIR="$${PROMETHEUS_MULTIPROC_DIR-$(CURDIR)/instance/prometheus}" \
+		exec "$(VENV)/bin/gunicorn" -c gunicorn.conf.py wsgi:app
 
 test: $(VENV)/.installed-dev ## run the test suite (extra flags: make test PYTEST_ARGS="-k cache -x")
 	"$(PY)" -m pytest $(PYTEST_ARGS)

@@ -12,14 +12,18 @@ from typing import Any
 from flask import Flask
 
 import cli
-from blueprints import auth, health, posts
+from blueprints import admin, auth, health, posts
+from blueprints.api_docs import register_api_docs
+from blueprints.dashboard import register_dashboard
+from cache_wiring import register_response_cache
 from config import load_config
 from errors import register_error_handlers
 from extensions import db
 from json_provider import register_json
+from observability import register_observability
 from openapi import JsonApi
 from rate_limits import apply_limits, configure_limiter
-from redis_link import link_from_config
+from redis_link import init_redis_link
 from request_guards import register_request_guards
 from services.invalidation import register_cache_journal
 from sessions import configure_sessions
@@ -40,9 +44,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_sessions(app)
     configure_limiter(app)
     register_request_guards(app)
+    register_response_cache(app)
     register_api(app)
+    register_api_docs(app)
+    register_dashboard(app)
     register_error_handlers(app)
     cli.register(app)
+    # Last: its WSGI layer must wrap every layer installed above (the response cache's too).
+    register_observability(app)
     return app
 
 
@@ -51,12 +60,11 @@ def register_database(app: Flask) -> None:
 
 
 def register_redis(app: Flask) -> None:
-    app.extensions["redis_link"] = link_from_config(
-        app.config["REDIS_URL"], app.config["REDIS_TIMEOUT"]
-    )
+    # One client and one circuit breaker per process, shared by every Redis user.
+    init_redis_link(app)
 
 
 def register_api(app: Flask) -> None:
     api.init_app(app)
-    for blueprint in (health.bp, auth.bp, posts.bp):
+    for blueprint in (health.bp, auth.bp, posts.bp, admin.bp):
         api.register_blueprint(blueprint)

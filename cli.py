@@ -13,20 +13,24 @@ from datetime import UTC, datetime, timedelta
 
 import click
 from flask import Flask
+from marshmallow import ValidationError
 from sqlalchemy import func, insert, select
 
+from errors import ApiError
 from extensions import db
 from models import Post, Tag, User, post_tags
+from schemas.auth import RegisterIn
 from services import users
 from services.passwords import hash_password
 
 DEMO_PASSWORD = "demo-password"
 SEED = 20240611
-_WORDS = (
+_PROSE = (
     "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt "
     "ut labore et dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco "
     "laboris nisi aliquip ex ea commodo consequat duis aute irure in reprehenderit voluptate"
-).split()
+)
+_WORDS = _PROSE.split()
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -58,7 +62,10 @@ def seed_database(n_users: int = 200, n_posts: int = 10_000, n_tags: int = 50) -
             for i in range(1, n_users + 1)
         ],
     )
-    db.session.execute(insert(Tag), [{"id": i, "name": f"tag{i}"} for i in range(1, n_tags + 1)])
+    if n_tags:  # an INSERT with an empty parameter list is an error, not a no-op
+        db.session.execute(
+            insert(Tag), [{"id": i, "name": f"tag{i}"} for i in range(1, n_tags + 1)]
+        )
     posts, links = [], []
     for i in range(1, n_posts + 1):
         created = _EPOCH + timedelta(minutes=i * 37 + rng.randrange(30))
@@ -105,9 +112,9 @@ def register(app: Flask) -> None:
         click.echo("database ready")
 
     @app.cli.command("seed")
-    @click.option("--users", "n_users", default=200, show_default=True)
-    @click.option("--posts", "n_posts", default=10_000, show_default=True)
-    @click.option("--tags", "n_tags", default=50, show_default=True)
+    @click.option("--users", "n_users", default=200, show_default=True, type=click.IntRange(1))
+    @click.option("--posts", "n_posts", default=10_000, show_default=True, type=click.IntRange(0))
+    @click.option("--tags", "n_tags", default=50, show_default=True, type=click.IntRange(0))
     @click.option("--if-empty", is_flag=True, help="Do nothing when users already exist.")
     def seed(n_users: int, n_posts: int, n_tags: int, if_empty: bool) -> None:
         """Insert deterministic demo data (the database must be empty)."""
@@ -131,8 +138,18 @@ def register(app: Flask) -> None:
     @click.option("--admin", is_flag=True)
     def create_user(email: str, name: str, password: str, admin: bool) -> None:
         """Create a user (use --admin for the cache dashboard)."""
-        if not 8 <= len(password) <= 256:
-            raise click.ClickException("password must be 8 to 256 characters")
+        # The same rules as POST /api/v1/auth/register.
+        try:
+            data = RegisterIn().load({"email": email, "name": name, "password": password})
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{field}: {' '.join(map(str, messages))}"
+                for field, messages in error.normalized_messages().items()
+            )
+            raise click.ClickException(problems) from None
         db.create_all()
-        user = users.register(email, name, password, is_admin=admin)
+        try:
+            user = users.register(data["email"], data["name"], data["password"], is_admin=admin)
+        except ApiError as error:
+            raise click.ClickException(error.message) from None
         click.echo(f"created user {user.id} <{user.email}>{' (admin)' if admin else ''}")

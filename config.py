@@ -14,9 +14,19 @@ name                 default                              meaning
 APP_ENV              ``development``                      ``production`` makes SECRET_KEY mandatory
                                                           and cookies ``Secure``
 DATABASE_URL         ``sqlite:///<repo>/instance/app.db`` SQLAlchemy URL (``postgresql://`` works)
-REDIS_URL            unset (embedded mode)                ``redis://``, ``rediss://``
+REDIS_URL            unset (embedded mode)                ``redis://``, ``rediss://``; a Cluster as
+                                                          ``redis+cluster://h1:p1,h2:p2``; a
+                                                          Sentinel-managed master as
+                                                          ``redis+sentinel://s1:p1,s2:p2/<master>``
+REDIS_CLUSTER_NODES  unset                                ``host:port,...``: Redis Cluster seed
+                                                          nodes (instead of REDIS_URL)
+REDIS_SENTINELS /    unset                                ``host:port,...`` of the Sentinels and the
+REDIS_SENTINEL_                                           name of the master they watch (both, and
+MASTER                                                    instead of REDIS_URL)
 REDIS_HOST/PORT/     unset / 6379 / unset / false         the recipe's split form, used when
-PASSWORD/TLS                                              REDIS_URL is unset and REDIS_HOST is set
+PASSWORD/TLS                                              REDIS_URL is unset and REDIS_HOST is set;
+                                                          PASSWORD and TLS also apply to
+                                                          REDIS_CLUSTER_NODES / REDIS_SENTINELS
 REDIS_TIMEOUT        ``0.25``                             socket connect/read timeout, seconds
 REDIS_BREAKER_       ``3`` / ``5``                        circuit breaker: consecutive failures that
 FAILURES/RESET                                            open it (a timeout opens it at once) and
@@ -25,19 +35,27 @@ SECRET_KEY           random per process in development    signs nothing secret t
                                                           production
 PORT                 ``8000``                             gunicorn port (read by gunicorn.conf.py)
 WEB_CONCURRENCY      ``2``                                gunicorn workers (gunicorn.conf.py)
-RATELIMIT_API        ``100 per 15 minutes``               limit for every ``/api/`` route, per client
-                                                          address (IPv6: per /64)
+RATELIMIT_API        ``100 per 15 minutes``               limit for every ``/api/`` route, per
+                                                          client address (IPv6: per /64)
 RATELIMIT_AUTH       ``10 per 15 minutes``                stricter limit for ``/api/v1/auth/*``
 RATELIMIT_LOGIN_     ``5 per 15 minutes``                 failed logins per account (normalised
 FAILURES                                                  e-mail, known or not), from any address
 RATELIMIT_ENABLED    ``true``                             switch the limiter off (benchmarks only)
+SESSION_BACKEND      ``redis`` with REDIS_URL, else       where server-side sessions live;
+                     ``sql``                              ``sql`` keeps logins working while Redis
+                                                          is down
 SESSION_IDLE_TIMEOUT ``1800``                             seconds without a request before a session
                                                           ends (enforced server-side)
 SESSION_ABSOLUTE_    ``28800``                            seconds after login when a session ends,
 TIMEOUT                                                   however active (enforced server-side)
 CACHE_ENABLED        ``true``                             global switch of the response cache
 TRUSTED_PROXIES      ``0``                                proxies in front; >0 installs ProxyFix
+TRUSTED_HOSTS        unset (any host)                     comma-separated host names the app answers
+                                                          to (``.example.com`` adds subdomains);
+                                                          any other ``Host`` gets 400
 MAX_CONTENT_LENGTH   ``1048576``                          largest accepted request body, bytes
+METRICS_TOKEN        unset (admin session only)           bearer token that may read ``/metrics``
+                                                          (16+ characters); admin sessions may too
 ==================== ==================================== ==========================================
 """
 
@@ -47,10 +65,11 @@ import math
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from limits import parse_many
 
@@ -112,15 +131,63 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> str:
     try:
         parse_many(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a rate such as '100 per 15 minutes', got {value!r}")
+        raise ConfigError(
+            f"{name} must be a rate such as '100 per 15 minutes', got {value!r}"
+        ) from None
+    return value
+
+
+def _token(env: Mapping[str, str], name: str, minimum_length: int = 16) -> str | None:
+    """A shared secret: unset or blank means none; a short one is refused (guessable)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if len(value) < minimum_length:
+        raise ConfigError(f"{name} must be at least {minimum_length} characters")
     return value
 
 
 def redis_url_from(env: Mapping[str, str]) -> str | None:
-    """REDIS_URL wins; otherwise build one from the recipe's REDIS_HOST form."""
+    """One URL for every Redis topology, validated (see ``redis_target``).
+
+    ``REDIS_URL``, ``REDIS_CLUSTER_NODES`` and ``REDIS_SENTINELS`` are exclusive;
+    with none of them, the recipe's ``REDIS_HOST`` form builds a standalone URL.
+    """
+    given = [name for name in _REDIS_CHOICES if env.get(name, "").strip()]
+    if len(given) > 1:
+        raise ConfigError(f"set only one of {', '.join(given)}")
     url = env.get("REDIS_URL", "").strip()
-    if url:
-        return url
+    if not url:
+        url = _cluster_or_sentinel_url(env) or _host_form_url(env) or ""
+    if not url:
+        return None
+    redis_target(url)  # malformed: fail at start-up, not at the first request
+    return url
+
+
+_REDIS_CHOICES = ("REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS")
+
+
+def _auth(env: Mapping[str, str]) -> str:
+    password = env.get("REDIS_PASSWORD", "")
+    return f":{quote(password, safe='')}@" if password else ""
+
+
+def _cluster_or_sentinel_url(env: Mapping[str, str]) -> str | None:
+    tls = "s" if _bool(env, "REDIS_TLS", False) else ""
+    nodes = env.get("REDIS_CLUSTER_NODES", "").strip()
+    if nodes:
+        return f"redis{tls}+cluster://{_auth(env)}{nodes}"
+    sentinels = env.get("REDIS_SENTINELS", "").strip()
+    master = env.get("REDIS_SENTINEL_MASTER", "").strip()
+    if sentinels and not master:
+        raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the master's name)")
+    if sentinels:
+        return f"redis{tls}+sentinel://{_auth(env)}{sentinels}/{quote(master, safe='')}"
+    return None
+
+
+def _host_form_url(env: Mapping[str, str]) -> str | None:
     host = env.get("REDIS_HOST", "").strip()
     if not host:
         return None
@@ -130,9 +197,86 @@ def redis_url_from(env: Mapping[str, str]) -> str | None:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # an IPv6 address (RFC 3986 host syntax)
     scheme = "rediss" if _bool(env, "REDIS_TLS", False) else "redis"
-    password = env.get("REDIS_PASSWORD", "")
-    auth = f":{quote(password, safe='')}@" if password else ""
-    return f"{scheme}://{auth}{host}:{port}/0"
+    return f"{scheme}://{_auth(env)}{host}:{port}/0"
+
+
+STANDALONE = "standalone"
+CLUSTER = "cluster"
+SENTINEL = "sentinel"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    """Where Redis is. ``standalone``: ``url`` as redis-py reads it. ``cluster``: seed
+    ``nodes`` (the rest are discovered). ``sentinel``: the Sentinels' ``nodes`` and the
+    ``master`` name they watch. Credentials and TLS apply to the data nodes."""
+
+    topology: str
+    url: str
+    nodes: tuple[tuple[str, int], ...] = ()
+    master: str | None = None
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+def redis_target(url: str) -> RedisTarget:
+    """Parse a Redis URL of any topology; ``ConfigError`` when malformed.
+
+    ``redis[s]://`` and ``unix://`` are one server; ``redis[s]+cluster://[auth@]h1:p1,h2:p2``
+    a Cluster; ``redis[s]+sentinel://[auth@]s1:p1,s2:p2/<master>`` a Sentinel-managed master
+    (the URI forms the ``limits`` library uses too).
+    """
+    scheme, separator, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not separator:
+        raise ConfigError(f"Redis URL must start with a scheme such as redis://, got {url!r}")
+    if scheme in {"redis", "rediss", "unix"}:
+        return RedisTarget(STANDALONE, url)
+    base, _, kind = scheme.partition("+")
+    if base not in {"redis", "rediss"} or kind not in {CLUSTER, SENTINEL}:
+        raise ConfigError(
+            "Redis URL scheme must be redis, rediss, unix, redis+cluster or redis+sentinel,"
+            f" got {scheme!r}"
+        )
+    location, _, path = rest.partition("/")
+    userinfo, _, hosts = location.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    path = unquote(path.partition("?")[0])
+    if kind == CLUSTER and path not in {"", "0"}:
+        raise ConfigError("a Redis Cluster has only database 0")
+    if kind == SENTINEL and not path:
+        raise ConfigError("a redis+sentinel URL names the master: redis+sentinel://h:p/<master>")
+    return RedisTarget(
+        kind,
+        url,
+        nodes=_nodes(hosts),
+        master=path if kind == SENTINEL else None,
+        username=unquote(username) or None,
+        password=unquote(password) or None,
+        tls=base == "rediss",
+    )
+
+
+def _nodes(text: str) -> tuple[tuple[str, int], ...]:
+    nodes = []
+    for item in (part.strip() for part in text.split(",")):
+        host, colon, port = item.rpartition(":")
+        host = host.strip("[]")  # IPv6 in brackets
+        if not (colon and host and port.isdigit() and 0 < int(port) <= 65535):
+            raise ConfigError(f"Redis nodes must be host:port[,host:port...], got {text!r}")
+        nodes.append((host, int(port)))
+    return tuple(nodes)
+
+
+def _trusted_hosts(env: Mapping[str, str]) -> list[str] | None:
+    """Flask 3.1's TRUSTED_HOSTS: None (any host) unless the variable names some."""
+    raw = env.get("TRUSTED_HOSTS", "")
+    hosts = [host.strip().lower() for host in raw.split(",") if host.strip()]
+    for host in hosts:
+        if any(c in host for c in "/@ ") or not host.strip("."):
+            raise ConfigError(f"TRUSTED_HOSTS takes host names (no scheme or port), got {host!r}")
+    return hosts or None
 
 
 def database_url_from(env: Mapping[str, str]) -> str:
@@ -155,6 +299,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     secret = env.get("SECRET_KEY", "").strip()
     if production and len(secret) < 16:
         raise ConfigError("SECRET_KEY (16+ characters) is required when APP_ENV=production")
+    session_backend = env.get("SESSION_BACKEND", "").strip().lower() or None
+    if session_backend not in {None, "redis", "sql"}:
+        raise ConfigError(f"SESSION_BACKEND must be redis or sql, got {session_backend!r}")
     idle = _int(env, "SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
     absolute = _int(env, "SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=60)
     if idle > absolute:
@@ -175,13 +322,18 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         "CACHE_ENABLED": _bool(env, "CACHE_ENABLED", True),
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        # Flask 3.1 answers 400 to a Host outside this list (None: any host).
+        "TRUSTED_HOSTS": _trusted_hosts(env),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1),
+        # /metrics: Prometheus sends "Authorization: Bearer <METRICS_TOKEN>".
+        "METRICS_TOKEN": _token(env, "METRICS_TOKEN"),
         # Sessions. Cookies: HttpOnly and SameSite=Lax always, Secure outside
         # development. Refreshing the cookie on every response would add
         # Set-Cookie and Vary: Cookie to every answer and a Redis write to
         # every read, so the idle timeout is enforced server-side instead
         # (sessions.py). OWASP Session Management: idle 15-30 min for
         # low-risk apps, absolute 4-8 h.
+        "SESSION_BACKEND": session_backend,  # None: redis when REDIS_URL is set
         "SESSION_IDLE_TIMEOUT": idle,
         "SESSION_ABSOLUTE_TIMEOUT": absolute,
         # The cookie lives as long as the session can.

@@ -9,7 +9,7 @@ and 503) are kept: flask-smorest's own handler drops them.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import redis
 from flask import Flask, Response, current_app
@@ -51,6 +51,19 @@ class ApiError(HTTPException):
         self.extra_headers = headers or {}
 
 
+def _string_keys(value: Any) -> Any:
+    """marshmallow keys the errors of list items by index (``{"tags": {3: [...]}}``).
+
+    JSON keys are strings, and orjson refuses any other: left alone, a 422 for a
+    bad tag would become a 500 inside the error handler.
+    """
+    if isinstance(value, dict):
+        return {str(key): _string_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(item) for item in value]
+    return value
+
+
 def json_error(
     code: int,
     message: str,
@@ -59,8 +72,9 @@ def json_error(
 ) -> Response:
     body: dict[str, Any] = {"status": "error", "message": message}
     if errors:
-        body["errors"] = errors
-    response = current_app.json.response(body)
+        body["errors"] = _string_keys(errors)
+    # Typed as werkzeug's sans-IO Response by Flask; it is the app's response class.
+    response = cast(Response, current_app.json.response(body))
     response.status_code = code
     # Errors are never stored by any cache on the way.
     response.headers["Cache-Control"] = "no-store"

@@ -18,6 +18,7 @@ bp = Blueprint("health", __name__, url_prefix="/api/v1", description="Service he
 
 @bp.route("/health")
 @bp.alt_response(200, schema=HealthSchema, success=True, description="Component states")
+@bp.alt_response(503, schema=HealthSchema, description="The database is unreachable")
 def health() -> tuple[dict[str, Any], int, dict[str, str]]:
     try:
         db.session.execute(text("SELECT 1"))

@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import url_for
 from flask_smorest import Blueprint
 
+from middleware.response_cache import cache_response
 from schemas.common import ApiErrorSchema
 from schemas.posts import PageQuery, PostIn, PostListQuery, PostOut, PostPage, PostPatch
 from services import auth, posts
@@ -49,6 +50,14 @@ def _viewer_id() -> int | None:
 @bp.route("/posts")
 @bp.arguments(PostListQuery, location="query")
 @bp.alt_response(200, schema=PostPage, success=True, description="Published posts, newest first")
+@cache_response(
+    ttl=60,
+    scope="public",
+    tags=["posts"],
+    query=["page", "limit", "author_id", "tag"],
+    stale_while_revalidate=30,
+    stale_if_error=300,
+)
 def list_posts(query: dict[str, Any]) -> Page:
     items, total = posts.list_posts(
         query["page"], query["limit"], query.get("author_id"), query.get("tag")
@@ -59,6 +68,14 @@ def list_posts(query: dict[str, Any]) -> Page:
 @bp.route("/posts/<int(max=2147483647):post_id>")
 @bp.alt_response(200, schema=PostOut, success=True, description="One post")
 @bp.alt_response(404, schema=ApiErrorSchema, description="Post not found")
+@cache_response(
+    ttl=300,
+    scope="public",
+    tags=["posts", "post:{post_id}"],
+    query=[],
+    stale_while_revalidate=30,
+    stale_if_error=300,
+)
 def get_post(post_id: int) -> dict[str, Any]:
     return posts.get_post(post_id, viewer_id=_viewer_id())
 
@@ -103,6 +120,7 @@ def delete_post(post_id: int) -> tuple[str, int]:
 @bp.arguments(PageQuery, location="query")
 @bp.alt_response(200, schema=PostPage, success=True, description="The caller's posts, drafts too")
 @bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
+@cache_response(ttl=60, scope="user", tags=["user:{user_id}"], query=["page", "limit"])
 def my_posts(query: dict[str, Any]) -> tuple[Page, int, dict[str, str]]:
     user = auth.require_user()
     items, total = posts.list_posts(query["page"], query["limit"], drafts_of=user.id)

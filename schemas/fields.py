@@ -5,7 +5,7 @@
   be a 500) and, with ``strip=True``, is trimmed *before* its validators run,
   so ``"   "`` fails ``Length(min=1)`` instead of being stored as ``""``.
 - ``QueryInteger``: an integer written in ASCII digits, as a URL carries it.
-  ``int()`` also accepts ``"1_0"``, ``" 1"`` and non-ASCII digits (``"１"``),
+  ``int()`` also accepts ``"1_0"``, ``" 1"`` and non-ASCII digits (full-width one, U+FF11),
   which would give one page many spellings (and many cache keys).
 """
 

@@ -1,39 +1,72 @@
-"""Login state kept in the server-side session.
+"""Login state kept in the server-side session, checked against the database.
 
 Contract:
-- ``login(user)`` stores the user id and the user's ``session_version``, then
-  regenerates the session id (data first: Flask-Session's ``regenerate`` does
-  nothing on an empty session), so a cookie chosen before login is never the
-  one after it (session fixation).
-- ``current_user()`` returns the logged-in user or None. A session whose
-  version no longer matches the database (log out everywhere, or a session
-  resurrected by a Redis restore) is cleared and treated as anonymous.
-- ``logout()`` clears the session; Flask-Session deletes it from the store.
+- ``log_in(email, password)`` answers, in this order: 503 (``Retry-After``) when
+  the session store is unavailable; 429 (``Retry-After``) when the account
+  (normalised e-mail, known or not) has used up ``RATELIMIT_LOGIN_FAILURES``;
+  401 with one generic message for an unknown e-mail or a wrong password (each
+  costs one argon2 verification and one failure on the account); else it
+  starts a new session (new id, old one destroyed: no fixation) holding the
+  user id and the user's ``session_version``, stored before success is
+  reported, and clears the account's failures.
+- ``current_user()`` is the logged-in user or None. It trusts a session only if
+  its ``session_version`` still equals the database's, so a session issued
+  before a logout (or "log out everywhere"), even one brought back by a Redis
+  restore, is refused and cleared. An unreadable session is anonymous.
+- ``require_user()`` raises 401, or 503 (``Retry-After``) when the request
+  carried a session the store could not read: never treat anyone as logged in
+  without a valid server-side session.
+- ``log_out()`` and ``log_out_everywhere()`` bump the user's
+  ``session_version`` in the database first (durable, survives any Redis
+  restore; see docs/decisions.md: logging out ends every session of the user),
+  then destroy the current session. With the session unreadable they answer 503:
+  never a success while the session stays valid.
 """
 
 from __future__ import annotations
 
-import time
+from flask import g, session
 
-from flask import current_app, g, session
-
+import sessions
 from errors import ApiError
 from models import User
-from services.users import get_user
+from rate_limits import failed_logins
+from services import users
+
+LOGIN_FAILED = "Invalid email or password"
 
 
-def login(user: User) -> None:
-    session.clear()
-    session["uid"] = user.id
-    session["sv"] = user.session_version
-    session["auth_at"] = int(time.time())
-    current_app.session_interface.regenerate(session)  # type: ignore[attr-defined]
+def _unavailable(retry_after: int) -> ApiError:
+    return ApiError(
+        503,
+        "Sign-in is temporarily unavailable; please try again shortly.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def log_in(email: str, password: str) -> User:
+    if sessions.store_unavailable():
+        raise _unavailable(sessions.retry_after())
+    account = users.normalise_email(email)
+    throttle = failed_logins()
+    wait = throttle.retry_after(account)
+    if wait:
+        raise ApiError(
+            429,
+            "Too many failed logins for this account; try again later.",
+            headers={"Retry-After": str(wait)},
+        )
+    user = users.authenticate(account, password)
+    if user is None:
+        throttle.record_failure(account)
+        raise ApiError(401, LOGIN_FAILED)
+    throttle.forget(account)
+    try:
+        sessions.start_session({"uid": user.id, "sv": user.session_version})
+    except sessions.SessionStoreUnavailable as exc:
+        raise _unavailable(exc.retry_after) from None
     g.current_user = user
-
-
-def logout() -> None:
-    session.clear()
-    g.current_user = None
+    return user
 
 
 def current_user() -> User | None:
@@ -41,13 +74,15 @@ def current_user() -> User | None:
         user: User | None = g.current_user
         return user
     user = None
-    uid = session.get("uid")
-    if isinstance(uid, int):
-        candidate = get_user(uid)
+    # A request without a stored session has nothing to read: leaving the
+    # session unaccessed keeps anonymous responses shareable.
+    if not sessions.session_unreadable() and sessions.has_stored_data():
+        uid = session.get("uid")
+        candidate = users.get_user(uid) if isinstance(uid, int) else None
         if candidate is not None and candidate.session_version == session.get("sv"):
             user = candidate
         else:
-            session.clear()
+            session.clear()  # revoked or unknown: forget it here too
     g.current_user = user
     return user
 
@@ -55,6 +90,8 @@ def current_user() -> User | None:
 def require_user() -> User:
     user = current_user()
     if user is None:
+        if sessions.session_unreadable():
+            raise _unavailable(sessions.retry_after())
         raise ApiError(401, "Authentication required.")
     return user
 
@@ -64,3 +101,24 @@ def require_admin() -> User:
     if not user.is_admin:
         raise ApiError(403, "Administrator access required.")
     return user
+
+
+def _end(user: User | None) -> None:
+    if user is not None:
+        users.bump_session_version(user)
+    try:
+        sessions.end_session()
+    except sessions.SessionStoreUnavailable as exc:  # pragma: no cover - checked before
+        raise _unavailable(exc.retry_after) from None
+    g.current_user = None
+
+
+def log_out() -> None:
+    """End this session (and, by the version bump, the user's others). Idempotent."""
+    if sessions.session_unreadable():
+        raise _unavailable(sessions.retry_after())
+    _end(current_user())
+
+
+def log_out_everywhere() -> None:
+    _end(require_user())

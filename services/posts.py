@@ -36,6 +36,8 @@ from services import cache as service_cache
 from services import invalidation
 
 PostDict = dict[str, Any]
+# SQLAlchemy 2.1's Select is variadic over its column types.
+AnySelect = Select[*tuple[Any, ...]]
 
 # Service-cache lifetimes, as in the original recipe.
 LIST_TTL = 60
@@ -58,7 +60,7 @@ def tags_for_write(post_id: int, author_id: int) -> list[str]:
     return ["posts", f"post:{post_id}", f"user:{author_id}"]
 
 
-def _filtered(stmt: Select[Any], author_id: int | None, tag: str | None, drafts: bool) -> Any:
+def _filtered(stmt: AnySelect, author_id: int | None, tag: str | None, drafts: bool) -> Any:
     if not drafts:
         stmt = stmt.where(Post.published.is_(True))
     if author_id is not None:
@@ -101,7 +103,7 @@ def _row_to_dict(row: Any, tags: list[dict[str, Any]]) -> PostDict:
     }
 
 
-def _select_posts() -> Select[Any]:
+def _select_posts() -> AnySelect:
     return select(*_POST_COLUMNS).join(User, User.id == Post.author_id)
 
 
@@ -150,11 +152,19 @@ def list_posts(
         key, tags = f"posts:list:{filters}{paging}", ["posts"]
     items, total = service_cache.get_or_set(
         key,
-        lambda: list(_query_posts(page, limit, author_id, tag, drafts_of)),
+        lambda: _query_page(page, limit, author_id, tag, drafts_of),
         ttl=LIST_TTL,
         tags=tags,
     )
     return items, total
+
+
+def _query_page(
+    page: int, limit: int, author_id: int | None, tag: str | None, drafts_of: int | None
+) -> list[Any]:
+    """``[items, total]``: a JSON array, the shape the service cache stores and returns."""
+    items, total = _query_posts(page, limit, author_id, tag, drafts_of)
+    return [items, total]
 
 
 def _load_post(post_id: int) -> PostDict | None:

@@ -195,7 +195,9 @@ class DatabaseHelpers:
     def count(self, table_name: str) -> int:
         with self.app.app_context():
             table = db.metadata.tables[table_name]
-            return int(db.session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+            return int(
+                db.session.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            )
 
     def insert_posts(
         self,

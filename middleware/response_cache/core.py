@@ -49,6 +49,9 @@ from middleware.response_cache.storage import EPOCH, OK, Storage, StorageUnavail
 
 log = logging.getLogger("response_cache")
 
+# After a failed renewal, how long the cache stays untrusted before trying again.
+RENEWAL_BACKOFF = 0.5
+
 HIT = "hit"
 STALE = "stale"
 FILL = "fill"
@@ -108,6 +111,7 @@ class CacheCore:
         self._lock = threading.Lock()
         self._epoch: str | None = None
         self._lease_until = float("-inf")
+        self._retry_renewal_at = float("-inf")
         self._seen_connections = -1
         self._replayed: dict[int, float] = {}  # per-process stores: journal ids applied
         self._replay_cursor = 0
@@ -123,11 +127,15 @@ class CacheCore:
             and connections == self._seen_connections
         ):
             return self._epoch
+        if self.monotonic() < self._retry_renewal_at:
+            return None  # a renewal just failed: no journal queries per request
         return self._renew()
 
     def _renew(self) -> str | None:
         with self._lock:
             started = self.monotonic()
+            if started < self._retry_renewal_at:
+                return None
             try:
                 if self.storage.shared:
                     epoch = self._renew_shared()
@@ -137,6 +145,9 @@ class CacheCore:
                 if self._epoch is not None:
                     log.warning("cache untrusted until the store and journal answer: %s", exc)
                 self._epoch = None
+                # While the store or journal is down, retry at most once per
+                # RENEWAL_BACKOFF instead of querying the journal on every request.
+                self._retry_renewal_at = self.monotonic() + RENEWAL_BACKOFF
                 return None
             if epoch != self._epoch:
                 log.info("cache epoch is %s", epoch)
@@ -208,16 +219,31 @@ class CacheCore:
         if record is not None and record.is_fresh(now):
             return Lookup(HIT, record)
         fill = self._try_fill(epoch, name)
+        if isinstance(fill, Record):
+            return Lookup(HIT, fill, detail="coalesced")
         if fill is not None:
             return Lookup(FILL, record, fill, detail="stale" if record else "miss")
         if allow_stale and record is not None and record.may_serve_while_revalidating(now):
             return Lookup(STALE, record, detail="revalidating")
         return self._wait_for_filler(epoch, name, record)
 
-    def _try_fill(self, epoch: str, name: str) -> Fill | None:
+    def _try_fill(self, epoch: str, name: str) -> Fill | Record | None:
+        """The lock (a Fill); or the fresh record a filler stored just before we took
+        the lock (it released it after storing: re-read, or we would compute again)."""
         token = secrets.token_hex(8)
         locked, snapshot = self.storage.acquire(epoch, name, token, int(self.lock_timeout * 1000))
-        return Fill(name, epoch, token, snapshot, True) if locked else None
+        if not locked:
+            return None
+        fill = Fill(name, epoch, token, snapshot, True)
+        try:
+            record = self._read(epoch, name)
+        except (StorageUnavailable, _Reverify):
+            self.abandon(fill)
+            raise
+        if record is not None and record.is_fresh(self.clock()):
+            self.abandon(fill)
+            return record
+        return fill
 
     def _wait_for_filler(self, epoch: str, name: str, stale: Record | None) -> Lookup:
         deadline = self.monotonic() + self.wait_timeout
@@ -227,6 +253,8 @@ class CacheCore:
             if record is not None and record.is_fresh(self.clock()):
                 return Lookup(HIT, record, detail="coalesced")
             fill = self._try_fill(epoch, name)  # the filler may have died
+            if isinstance(fill, Record):
+                return Lookup(HIT, fill, detail="coalesced")
             if fill is not None:
                 return Lookup(FILL, record or stale, fill, detail="takeover")
         # Waited long enough: compute without the lock; the snapshot still

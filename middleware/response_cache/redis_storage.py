@@ -7,11 +7,19 @@ exception. An optional circuit breaker (any object with ``allow()``,
 per process between the caches, sessions and the limiter) is consulted first,
 so a dead or hung Redis costs one short timeout, then nothing.
 
-``connection_generation()`` counts the connections this client has opened.
-A new connection means the server may have restarted (possibly from an older
-snapshot) or failed over, so the cache re-verifies its epoch before it
-trusts anything it reads. The counter is fed by redis-py's
-``redis_connect_func`` hook on the client's pool.
+``connection_generation()`` counts the server incarnations this client has
+connected to. Each new connection reads the server's ``run_id`` (``INFO
+server``; it changes on every restart and differs between a failed master
+and its replacement): a run_id other than the last one seen, or one that
+cannot be read, bumps the counter, because the server may have restarted
+(possibly from an older snapshot) or failed over, and the cache re-verifies
+its epoch before it trusts anything it reads. A pool merely opening more
+connections to the same server (concurrent requests) bumps nothing. The
+counter is fed by redis-py's ``redis_connect_func`` hook on the client's
+pool; on a cluster client (one that has ``user_on_connect_func``, which
+redis-py calls after setting up each new connection to any node, nodes
+discovered later included) by that callback, with the last run_id kept per
+node address.
 
 Works with a standalone ``redis.Redis`` or a Sentinel master client; a
 ``RedisCluster`` client works as well because every key of the namespace is in
@@ -21,6 +29,7 @@ one hash slot (see ``layout.py``).
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -98,6 +107,25 @@ class Breaker(Protocol):
     def trip(self) -> None: ...
 
 
+_RUN_ID = re.compile(rb"run_id:([0-9a-fA-F]+)")
+
+
+def _server_run_id(connection: Any) -> bytes | None:
+    """The server's run_id, read on a fresh connection; None if the server refuses INFO.
+
+    A timeout or a broken connection propagates: redis-py then closes the
+    connection (an unread reply left on it would answer the next command).
+    """
+    try:
+        connection.send_command("INFO", "server")
+        info = connection.read_response()
+    except redis.ResponseError:  # e.g. an ACL without INFO: the reply was read in full
+        return None
+    raw = info.encode() if isinstance(info, str) else info
+    found = _RUN_ID.search(raw) if isinstance(raw, bytes) else None
+    return found.group(1) if found else None
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -113,6 +141,7 @@ class RedisStorage:
         self.breaker = breaker
         self._connections = itertools.count(1)
         self._generation = 0
+        self._run_ids: dict[str, bytes | None] = {}  # "" or a cluster node's "host:port"
         self._generation_lock = threading.Lock()
         self._scripts = {
             name: client.register_script(source)
@@ -129,21 +158,29 @@ class RedisStorage:
     # -- connection tracking ------------------------------------------------
 
     def _hook_connections(self) -> None:
-        pools = []
+        if hasattr(self.client, "user_on_connect_func"):  # a cluster: checked first
+            previous = self.client.user_on_connect_func
+            self.client.user_on_connect_func = self._connect_hook(previous, cluster=True)
+            return
         if hasattr(self.client, "connection_pool"):
-            pools.append(self.client.connection_pool)
-        for pool in pools:
+            pool = self.client.connection_pool
             previous = pool.connection_kwargs.get("redis_connect_func")
             pool.connection_kwargs["redis_connect_func"] = self._connect_hook(previous)
 
-    def _connect_hook(self, previous: Callable[[Any], None] | None) -> Callable[[Any], None]:
+    def _connect_hook(
+        self, previous: Callable[[Any], None] | None, cluster: bool = False
+    ) -> Callable[[Any], None]:
         def on_connect(connection: Any) -> None:
             if previous is not None:
                 previous(connection)
-            else:
+            elif not cluster:  # the cluster client has set the connection up already
                 connection.on_connect()
+            run_id = _server_run_id(connection)
+            node = f"{connection.host}:{connection.port}" if cluster else ""
             with self._generation_lock:
-                self._generation = next(self._connections)
+                if run_id is None or run_id != self._run_ids.get(node):
+                    self._run_ids[node] = run_id
+                    self._generation = next(self._connections)
 
         return on_connect
 

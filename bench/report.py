@@ -1,0 +1,266 @@
+"""Write ``latest.json``, ``latest.md`` and ``latest.png`` from the results document.
+
+Contract: ``write_reports(doc, out_dir)`` writes the three files; ``render_markdown(doc)`` is
+pure (the unit tests call it). The Markdown opens with date, machine and command, then the
+targets of issue 7 marked met / not met, then one table per workload: medians with min-max,
+every ratio the median of per-round ratios, CPU per request and "other load". The chart shows
+hit throughput as a share of the constant-body Flask route under the same limiter setting.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from bench import png
+from bench.goals import dig
+
+_LIMITED = ("flask-constant", "flask-caching", "express", "app-nocache")
+_UNLIMITED = ("flask-constant-nolimit", "flask-caching-nolimit", "express", "app-nocache")
+# The peers each hit-path row is compared with: the same limiter setting as the row.
+SAME_LIMITER = {
+    **dict.fromkeys(("app", "flask-caching", "flask-constant", "express", "app-nocache"), _LIMITED),
+    **dict.fromkeys(("app-nolimit", "flask-caching-nolimit", "flask-constant-nolimit"), _UNLIMITED),
+}
+MARK = {True: "met", False: "**not met**", None: "n/a"}
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _spread(entry: dict[str, Any] | None, digits: int = 0) -> str:
+    if not entry:
+        return "n/a"
+    if entry["n"] == 1:
+        return _num(entry["median"], digits)
+    low, high = _num(entry["min"], digits), _num(entry["max"], digits)
+    return f"{_num(entry['median'], digits)} ({low}-{high})"
+
+
+def _ratio(summary: dict[str, Any], target: str, ref: str, figure: str = "rps") -> str:
+    if target == ref:
+        return "1.00"
+    value = dig(summary, target, "ratios", ref, figure)
+    return _spread(value, 2) if value else "n/a"
+
+
+def _load_table(summary: dict[str, Any], refs_for: Any, extra: dict[str, str] | None = None
+                ) -> list[str]:  # fmt: skip
+    """One row per target: req/s, ratios, latency, CPU per request, other load."""
+    targets = list(summary)
+    sample_refs = refs_for(targets[0]) if targets else ()
+    head = ["target", "req/s median (min-max)", *[f"÷ {r}" for r in sample_refs],
+            "p50 ms", "p99 ms", "server CPU µs/req", "redis µs/req", "wrk µs/req",
+            "other load (cores)", "non-2xx", *(["check"] if extra else [])]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for target in targets:
+        s = summary[target]
+        refs = refs_for(target)
+        cells = [
+            target, _spread(s["rps"]), *[_ratio(summary, target, r) for r in refs],
+            _spread(s["p50_ms"], 2), _spread(s["p99_ms"], 2), _spread(s["server_cpu_us"]),
+            _spread(s["redis_cpu_us"]), _spread(s["wrk_cpu_us"]), _spread(s["other_cores"], 2),
+            str(s["non2xx"] + s["socket_errors"]),
+        ]  # fmt: skip
+        if extra:
+            cells.append(extra.get(target, ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _hit_section(doc: dict[str, Any]) -> list[str]:
+    hit = doc["results"].get("hit")
+    if not hit or "summary" not in hit:
+        return []
+    summary = hit["summary"]
+    same = ("flask-constant", "flask-caching", "express", "app-nocache")
+    lines = [
+        "## Hit path (wrk -t1 -c16, hot URLs)",
+        "",
+        "Ratio columns compare each row with the peer under the same limiter setting "
+        "(the `-nolimit` rows: the `-nolimit` peers), median of per-round ratios.",
+        "",
+    ]
+    lines += _load_table(summary, lambda t: SAME_LIMITER.get(t, same), hit["hits_verified"])
+    probe_ok = dig(hit, "correctness_probe", "all_equal")
+    lines += ["", f"Correctness probe (same JSON from every peer): "
+              f"{'equal' if probe_ok else 'DIFFERENT: see latest.json'}.", ""]  # fmt: skip
+    return lines
+
+
+def _simple_section(title: str, summary: dict[str, Any] | None, refs: tuple[str, ...]
+                    ) -> list[str]:  # fmt: skip
+    if not summary:
+        return []
+    present = tuple(r for r in refs if r in summary)
+    return [f"## {title}", "", *_load_table(summary, lambda t: present), ""]
+
+
+def _stampede_section(doc: dict[str, Any]) -> list[str]:
+    rounds = dig(doc, "results", "stampede", "rounds")
+    if not rounds:
+        return []
+    lines = [
+        "## Stampede (200 concurrent requests, one cold URL)",
+        "",
+        "| target | round | view executions (MISS answers) | states | p50 ms | p99 ms | "
+        "single miss ms | p99 ÷ single miss |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for target, runs in rounds.items():
+        for r in runs:
+            lines.append(
+                f"| {target} | {r['round']} | {_num(r['view_executions'])} | {r['states']} | "
+                f"{_num(r['p50_ms'], 1)} | {_num(r['p99_ms'], 1)} | "
+                f"{_num(r['single_miss_ms'], 1)} | {_num(r['p99_over_single_miss'], 1)} |"
+            )
+    counted = dig(doc, "results", "stampede", "app_list_misses_in_bursts")
+    if counted is not None:
+        lines += ["", f"App's own counters (`flask cache stats`): {counted} list-route misses "
+                  "during all bursts together."]  # fmt: skip
+    return [*lines, ""]
+
+
+def _invalidation_section(doc: dict[str, Any]) -> list[str]:
+    sizes = dig(doc, "results", "invalidation", "sizes")
+    if not sizes:
+        return []
+    lines = ["## Invalidation (500 list entries of 15 KB among N unrelated keys)", "",
+             "| unrelated keys | app: tag `posts`, Redis side ms | app: durable (journal + "
+             "Redis) ms | recipe: SCAN MATCH posts:list:* COUNT 100 + DEL ms |",
+             "|---|---|---|---|"]  # fmt: skip
+    for size, entry in sizes.items():
+        app = entry.get("app") or {}
+        lines.append(
+            f"| {int(size):,} | {_num(app.get('redis_ms'), 2)} | "
+            f"{_num(app.get('durable_ms'), 2)} | {_num(entry['recipe_scan']['ms'], 1)} |"
+        )
+    return [*lines, ""]
+
+
+def _mixed_section(doc: dict[str, Any]) -> list[str]:
+    mixed = dig(doc, "results", "mixed")
+    if not mixed or "summary" not in mixed:
+        return []
+    lines = _simple_section(
+        "Mixed (Zipf reads, 5% authenticated writes, stale-read checker)",
+        mixed["summary"], ("flask-caching",),
+    )  # fmt: skip
+    return [*lines, f"Stale reads seen by the checker: {mixed['stale_reads']}.", ""]
+
+
+def _memory_section(doc: dict[str, Any]) -> list[str]:
+    memory = dig(doc, "results", "memory")
+    if not memory:
+        return []
+    lines = ["## Memory (`MEMORY USAGE` of what one cold GET stored)", "",
+             "| target | stored / sampled | largest entry ÷ body | all new keys ÷ body | "
+             "within 1.2x body + 256 B |", "|---|---|---|---|---|"]  # fmt: skip
+    for target, m in memory.items():
+        if target == "app_compression":
+            continue
+        lines.append(
+            f"| {target} | {m['stored']}/{len(m['samples'])} | {_num(m['entry_over_body'], 2)} "
+            f"| {_num(m['all_keys_over_body'], 2)} | {m['within_bound']} |"
+        )
+    compression = memory.get("app_compression")
+    if compression:
+        lines += [
+            "",
+            f"App, list page with `Accept-Encoding: gzip`: Content-Encoding "
+            f"`{compression['content_encoding']}`, {compression['bytes_on_wire']:,} bytes.",
+        ]
+    return [*lines, ""]
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    meta, machine = doc["meta"], doc["meta"]["machine"]
+    lines = [
+        "# Benchmark: the response cache against its peers", "",
+        f"- date: {machine['date']}", f"- command: `{meta['command']}`",
+        f"- machine: {machine['nproc']} cores, {machine['cpu_model']}, kernel "
+        f"{machine['kernel']}, {machine['memory_gib']} GiB",
+        f"- plan: {meta['plan']}", f"- versions: {machine['versions']}",
+        f"- wall time: {meta['elapsed_s']:.0f} s", "",
+        "Only ratios within this run mean anything; absolute req/s move with the machine's load "
+        "(see the \"other load\" column: more than ~0.2 cores means rerun).", "",
+        "## Targets (issue 7)", "",
+        "| workload | target | measured | verdict |", "|---|---|---|---|",
+    ]  # fmt: skip
+    for goal in doc["goals"]:
+        lines.append(
+            f"| {goal['workload']} | {goal['target']} | {goal['measured']} | {MARK[goal['met']]} |"
+        )
+    lines.append("")
+    results = doc["results"]
+    lines += _hit_section(doc)
+    lines += _simple_section(
+        "Hit latency (wrk -t1 -c1)",
+        dig(results, "latency", "summary"),
+        ("flask-constant", "flask-caching", "express"),
+    )
+    lines += _simple_section(
+        "Miss path (every request a miss)",
+        dig(results, "miss", "summary"),
+        ("app-nocache", "express", "express-nocache"),
+    )
+    lines += _simple_section("Uncached list pages", dig(results, "miss", "uncached_list",
+                             "summary"), ("express-nocache",))  # fmt: skip
+    lines += _stampede_section(doc) + _invalidation_section(doc)
+    lines += _simple_section(
+        "Redis down (breaker open)", dig(results, "redis-down", "summary"), ("app-nocache",)
+    )
+    lines += _mixed_section(doc) + _memory_section(doc)
+    targets = doc.get("targets", {})
+    lines += ["## Targets compared", "", *[f"- `{k}`: {v}" for k, v in targets.items()], ""]
+    if doc.get("notes"):
+        lines += ["## Notes", "", *[f"- {n}" for n in doc["notes"]], ""]
+    return "\n".join(lines)
+
+
+def chart_values(doc: dict[str, Any]) -> list[tuple[str, float]]:
+    summary = dig(doc, "results", "hit", "summary") or {}
+    values = []
+    for target in summary:
+        ref = SAME_LIMITER.get(target, ("flask-constant",))[0]
+        ratio = 1.0 if target == ref else dig(summary, target, "ratios", ref, "rps", "median")
+        if ratio is not None:
+            values.append((target, float(ratio)))
+    return values
+
+
+def write_chart(doc: dict[str, Any], path: Path) -> str:
+    values = chart_values(doc)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        png.bar_chart(path, [v for _, v in values])
+        return "png.bar_chart (no matplotlib): bars in the order " + ", ".join(n for n, _ in values)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    colours = ["#2e8b57" if v >= 0.9 else "#e67e22" for _, v in values]
+    ax.bar([n for n, _ in values], [v for _, v in values], color=colours)
+    ax.axhline(1.0, color="grey", linewidth=1)
+    ax.axhline(0.9, color="grey", linewidth=1, linestyle="--")
+    ax.set_ylabel("hit req/s ÷ constant-body Flask route (same limiter)")
+    ax.set_title(f"Hit path, median of per-round ratios ({doc['meta']['machine']['date']})")
+    for i, (_, v) in enumerate(values):
+        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+    plt.setp(ax.get_xticklabels(), rotation=25, ha="right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return "matplotlib"
+
+
+def write_reports(doc: dict[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc["meta"]["chart"] = write_chart(doc, out_dir / "latest.png")
+    (out_dir / "latest.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    (out_dir / "latest.md").write_text(render_markdown(doc) + "\n")

@@ -1,0 +1,162 @@
+"""Hit path (c=16) and hit latency (c=1): warm caches, the hit URL mix, every target.
+
+Contract of ``run(bench)`` (hit) and ``run_latency(bench)`` (latency):
+- URL mix: ``dataset.hit_urls`` (50 list pages, 200 posts, shuffled), rotated by wrk.
+- Before the warm-up every cache peer is asked for the first URL (expected MISS); before and
+  after every measured run the first and last URLs must answer HIT (``checks`` in each record;
+  ``hits_verified`` summarises). A target without a cache header is reported as "no HITs".
+- Figures: ``runner.summarise`` with ratios against every other target of the same round.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import probe
+from bench.load import LoadSpec, run_load
+from bench.runner import Bench, RunRecord, interleaved, records, summarise
+from bench.workloads.checks import all_hits, cache_states, compare_peers
+
+HIT_TARGETS = (
+    "app", "flask-caching", "flask-constant", "express", "app-nocache",
+    "app-nolimit", "flask-caching-nolimit", "flask-constant-nolimit",
+)  # fmt: skip
+COLD_CHECK = ("app", "flask-caching", "express")
+LATENCY_TARGETS = ("app", "flask-caching", "flask-constant", "express")
+PROBE_TARGETS = ("app-nocache", "app", "flask-caching", "flask-constant", "express",
+                 "express-nocache")  # fmt: skip
+
+
+def _edges(bench: Bench) -> list[str]:
+    return [bench.hit_urls[0], bench.hit_urls[-1]]
+
+
+def _warmup(bench: Bench, seconds: float) -> Any:
+    def warm(target: str) -> None:
+        run_load(LoadSpec(bench.peers[target].port, bench.files.hit, seconds))
+
+    return warm
+
+
+def _runner(bench: Bench, duration: float, connections: int) -> Any:
+    def run(target: str, round_no: int) -> RunRecord | None:
+        peer = bench.peers[target]
+        if not bench.peers.ready(target):
+            return None
+        caching = peer.spec.cache != "none"
+        before = cache_states(bench, target, _edges(bench)) if caching else []
+        spec = LoadSpec(peer.port, bench.files.hit, duration, connections)
+        record = bench.measure(target, spec, round_no)
+        if caching:
+            after = cache_states(bench, target, _edges(bench))
+            record.checks = {"before": before, "after": after,
+                             "hits": all_hits(before) and all_hits(after)}  # fmt: skip
+        print(
+            f"    {target:24s} r{round_no} {record.rps:8.0f} req/s  p99 {record.p99_ms:6.1f} ms"
+            f"  cpu {record.server_cpu_us or 0:6.0f} us/req  other {record.other_cores:.2f}"
+        )
+        return record
+
+    return run
+
+
+def _verified(table: list[dict[str, RunRecord]]) -> dict[str, str]:
+    verdicts: dict[str, str] = {}
+    for row in table:
+        for target, rec in row.items():
+            if not rec.checks:
+                continue
+            states = [*rec.checks["before"], *rec.checks["after"]]
+            if all(s is None for s in states):
+                verdict = "no HITs (no cache header)"
+            elif rec.checks["hits"]:
+                verdict = "all HIT"
+            else:
+                verdict = f"not all HIT: {states}"
+            if verdicts.get(target, "all HIT") == "all HIT":
+                verdicts[target] = verdict
+    return verdicts
+
+
+def run(bench: Bench) -> dict[str, Any]:
+    targets = bench.available(HIT_TARGETS)
+    # The -nolimit variants share their twin's Redis and key prefix, so only the primary cache
+    # peers can be seen cold.
+    cold = {t: cache_states(bench, t, _edges(bench)[:1])[0] for t in targets if t in COLD_CHECK}
+    probe_result = compare_peers(bench, bench.available(PROBE_TARGETS), _probe_paths(bench))
+    if not probe_result["all_equal"]:
+        bench.note(f"peers disagree on some URLs: {probe_result['urls']}")
+    plan = bench.plan
+    print(f"  hit path: {len(targets)} targets x {plan.rounds} rounds x {plan.duration:.0f}s")
+    table = interleaved(
+        targets, plan.rounds, _runner(bench, plan.duration, 16), _warmup(bench, plan.warmup)
+    )
+    verdicts = _verified(table)
+    for target, verdict in verdicts.items():
+        if verdict != "all HIT":
+            bench.note(f"hit path, {target}: {verdict}")
+    return {
+        "connections": 16,
+        "urls": len(bench.hit_urls),
+        "cold_state": cold,
+        "hits_verified": verdicts,
+        "correctness_probe": probe_result,
+        "summary": summarise(table, targets),
+        "runs": records(table),
+    }
+
+
+def _probe_paths(bench: Bench) -> list[str]:
+    lists = [p for p in bench.hit_urls if "?" in p][:2]
+    singles = [p for p in bench.hit_urls if "?" not in p][:3]
+    missing = max(bench.authors) + 1
+    return [*lists, *singles, f"/api/v1/posts/{missing}"]
+
+
+def run_latency(bench: Bench) -> dict[str, Any]:
+    targets = bench.available(LATENCY_TARGETS)
+    plan = bench.plan
+    print(f"  hit latency (c=1): {len(targets)} targets x {plan.rounds} rounds")
+    warm = None if plan.runs("hit") else _warmup(bench, 1.0)  # the hit path left them warm
+    table = interleaved(targets, plan.rounds, _runner(bench, plan.latency_duration, 1), warm)
+    server_side = _server_timing(bench, targets)
+    return {
+        "connections": 1,
+        "summary": summarise(table, targets),
+        "server_timing_ms": server_side,
+        "runs": records(table),
+    }
+
+
+def _server_timing(bench: Bench, targets: list[str]) -> dict[str, float | None]:
+    """The median ``Server-Timing`` total a target reports for hit URLs, if it reports one."""
+    found: dict[str, float | None] = {}
+    for target in targets:
+        values = []
+        for path in bench.hit_urls[:50]:
+            try:
+                header = probe.fetch(bench.peers[target].port, path).headers.get("server-timing")
+            except OSError:
+                continue
+            value = _duration_of(header)
+            if value is not None:
+                values.append(value)
+        found[target] = sorted(values)[len(values) // 2] if values else None
+    return found
+
+
+def _duration_of(header: str | None) -> float | None:
+    if not header:
+        return None
+    total = 0.0
+    seen = False
+    for metric in header.split(","):
+        for param in metric.split(";")[1:]:
+            name, _, value = param.strip().partition("=")
+            if name == "dur":
+                try:
+                    total += float(value)
+                    seen = True
+                except ValueError:
+                    pass
+    return total if seen else None

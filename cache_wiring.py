@@ -1,0 +1,73 @@
+"""The app's response cache: one shared ``CacheCore`` and the HTTP face on top.
+
+Contract:
+- ``register_response_cache(app)`` binds ``response_cache`` (the extension)
+  to ``app``. It must run after ``configure_limiter`` (so a cache hit is
+  still rate-limited: Flask runs ``before_request`` hooks in registration
+  order), after the request guards, and after ``register_cache_journal``.
+- The core is ``app.extensions["cache_core"]`` when something already built
+  it; otherwise it is built here and stored there (the service cache and
+  ``services.invalidation`` use the same one): Redis with the app's shared
+  client and circuit breaker when ``REDIS_URL`` is set, else the in-process
+  store; ``NullStorage`` when ``CACHE_ENABLED`` is false. The journal is
+  ``app.extensions["cache_journal"]``.
+- The user id of ``scope="user"`` routes comes from ``services.auth``.
+- Operators' tag purges (admin API, ``flask cache purge --tag``) go through
+  ``services.invalidation.invalidate_tags``: journaled, so never lost.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from middleware.response_cache import (
+    CacheCore,
+    Layout,
+    MemoryStorage,
+    NullStorage,
+    RedisStorage,
+    ResponseCache,
+    Storage,
+)
+from services import auth, invalidation
+
+response_cache = ResponseCache()
+
+
+def current_user_id() -> int | None:
+    user = auth.current_user()
+    return user.id if user is not None else None
+
+
+def _storage(app: Flask) -> Storage:
+    layout = Layout(app.config.get("CACHE_NAMESPACE", "rc"))
+    if not app.config.get("CACHE_ENABLED", True):
+        return NullStorage(layout)
+    link = app.extensions.get("redis_link")
+    if link is not None:
+        return RedisStorage(link.client, layout, breaker=link.breaker)
+    return MemoryStorage(layout)
+
+
+def cache_core_for(app: Flask) -> CacheCore:
+    """The app's shared cache core, built on first call."""
+    existing: CacheCore | None = app.extensions.get("cache_core")
+    if existing is not None:
+        return existing
+    storage = _storage(app)
+    core = CacheCore(
+        storage,
+        journal=app.extensions.get("cache_journal"),
+        trust_lease=0.5 if storage.shared else 0.0,
+    )
+    app.extensions["cache_core"] = core
+    return core
+
+
+def register_response_cache(app: Flask) -> None:
+    core = cache_core_for(app)
+    app.config.setdefault("RESPONSE_CACHE_ENABLED", app.config.get("CACHE_ENABLED", True))
+    app.config.setdefault("RESPONSE_CACHE_NAMESPACE", core.storage.layout.namespace)
+    app.config.setdefault("RESPONSE_CACHE_USER_ID_LOADER", current_user_id)
+    app.config.setdefault("RESPONSE_CACHE_IDENTIFIER", "posts-api")
+    response_cache.init_app(app, core=core, tag_invalidator=invalidation.invalidate_tags)

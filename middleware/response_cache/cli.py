@@ -1,0 +1,125 @@
+"""``flask cache``: operate the response cache of a running deployment.
+
+::
+
+    flask --app app cache routes
+    flask --app app cache enable ENDPOINT
+    flask --app app cache disable ENDPOINT
+    flask --app app cache ttl ENDPOINT SECONDS
+    flask --app app cache purge --tag posts [--tag post:42]
+    flask --app app cache purge --pattern 'http:posts.list_posts:*' [--dry-run] [--limit N]
+    flask --app app cache stats
+
+Toggles and purges act on the shared storage, so with Redis every worker of
+every instance follows within a second. Exit status 1 when the storage is
+unavailable or the endpoint is not a cacheable route.
+"""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from middleware.response_cache import ops
+from middleware.response_cache.state import state_for
+from middleware.response_cache.storage import StorageUnavailable
+
+cache_cli = AppGroup("cache", help="Inspect and operate the response cache.")
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@cache_cli.command("routes")
+def routes_command() -> None:
+    """List the cacheable routes with their effective settings and counters."""
+    rows = ops.list_routes(state_for())
+    click.echo(
+        f"{'endpoint':32} {'scope':6} {'ttl':>6} {'default':>7} {'on':3} hit/miss/stale/bypass"
+    )
+    for row in rows:
+        c = row.counters
+        counts = f"{c.get('hit', 0)}/{c.get('miss', 0)}/{c.get('stale', 0)}/{c.get('bypass', 0)}"
+        click.echo(
+            f"{row.endpoint:32} {row.scope:6} {row.ttl:>6g} {row.default_ttl:>7g} "
+            f"{'yes' if row.enabled else 'no':3} {counts}  {row.rule}"
+        )
+
+
+def _set(endpoint: str, enabled: bool | None = None, ttl: int | None = None) -> None:
+    try:
+        info = ops.set_route(state_for(), endpoint, enabled=enabled, ttl=ttl)
+    except ops.UnknownRoute:
+        _fail(f"{endpoint} is not a cacheable route (see `flask cache routes`)")
+        return
+    except StorageUnavailable as exc:
+        _fail(f"cache storage unavailable: {exc}")
+        return
+    click.echo(f"{info.endpoint}: {'enabled' if info.enabled else 'disabled'}, ttl {info.ttl:g}s")
+
+
+@cache_cli.command("enable")
+@click.argument("endpoint")
+def enable_command(endpoint: str) -> None:
+    """Serve and store ENDPOINT's responses again."""
+    _set(endpoint, enabled=True)
+
+
+@cache_cli.command("disable")
+@click.argument("endpoint")
+def disable_command(endpoint: str) -> None:
+    """Stop serving and storing ENDPOINT's responses (within a second, everywhere)."""
+    _set(endpoint, enabled=False)
+
+
+@cache_cli.command("ttl")
+@click.argument("endpoint")
+@click.argument("seconds", type=click.IntRange(1, 86400))
+def ttl_command(endpoint: str, seconds: int) -> None:
+    """Set ENDPOINT's TTL (seconds) and purge its current entries."""
+    _set(endpoint, ttl=seconds)
+
+
+@cache_cli.command("purge")
+@click.option("--tag", "tags", multiple=True, help="Invalidate entries carrying this tag.")
+@click.option("--pattern", help="Delete entries whose name matches this glob (SCAN, bounded).")
+@click.option("--dry-run", is_flag=True, help="With --pattern: list, delete nothing.")
+@click.option("--limit", default=ops.DEFAULT_PURGE_LIMIT, show_default=True, type=click.IntRange(1))
+def purge_command(tags: tuple[str, ...], pattern: str | None, dry_run: bool, limit: int) -> None:
+    """Invalidate by tag (O(1)) or delete by name pattern (bounded SCAN)."""
+    if bool(tags) == bool(pattern):
+        _fail("give either --tag (one or more) or --pattern")
+    state = state_for()
+    try:
+        if tags:
+            ops.purge_tags(state, tags)
+            click.echo(f"invalidated tags: {', '.join(tags)}")
+            return
+        assert pattern is not None
+        keys = ops.purge_pattern(state, pattern, dry_run=dry_run, limit=limit)
+    except StorageUnavailable as exc:
+        _fail(f"cache storage unavailable: {exc}")
+        return
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {len(keys)} entries")
+    if dry_run:
+        for key in keys:
+            click.echo(key)
+    if len(keys) >= limit:
+        click.echo(f"limit of {limit} reached: run again for the rest")
+
+
+@cache_cli.command("stats")
+def stats_command() -> None:
+    """Counters per endpoint, summed over every process sharing the storage."""
+    try:
+        totals = ops.stats(state_for())
+    except StorageUnavailable as exc:
+        _fail(f"cache storage unavailable: {exc}")
+        return
+    names = ("hit", "miss", "stale", "bypass", "store", "error")
+    click.echo(f"{'endpoint':32} " + " ".join(f"{name:>8}" for name in names))
+    for endpoint in sorted(totals):
+        counts = totals[endpoint]
+        click.echo(f"{endpoint:32} " + " ".join(f"{counts[name]:>8}" for name in names))

@@ -1,0 +1,36 @@
+"""Operator-facing visibility: request ids, the JSON access log, Prometheus metrics.
+
+``register_observability(app)`` wires all of it:
+
+1. the ``access`` logger to stderr (``request_log``), one JSON line per request;
+2. per-app metrics (``metrics``), multiprocess-aware, with the response cache's own store and
+   error counters when the app has the cache;
+3. ``RequestObserver`` (``middleware``) around ``app.wsgi_app``, feeding both;
+4. the ``/metrics`` endpoint (``blueprints/metrics.py``), token- or admin-protected.
+
+Call it LAST in ``create_app``: the observer must wrap every layer the app installs (the
+response cache's included) to see, time and stamp every response.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from observability.metrics import init_metrics, response_cache_counters, set_cache_counter_source
+from observability.middleware import RequestObserver, remember_rule
+from observability.request_log import configure_access_logger, current_request_id, log_access
+
+__all__ = ["current_request_id", "register_observability", "set_cache_counter_source"]
+
+
+def register_observability(app: Flask) -> None:
+    # Imported here: the blueprint imports observability.metrics, i.e. this package.
+    from blueprints import metrics as metrics_endpoint
+
+    configure_access_logger()
+    metrics = init_metrics(app)
+    if "response_cache" in app.extensions:
+        set_cache_counter_source(app, response_cache_counters)
+    app.register_blueprint(metrics_endpoint.bp)
+    app.url_value_preprocessor(remember_rule)
+    app.wsgi_app = RequestObserver(app, sinks=(log_access, metrics.observe))  # type: ignore[method-assign]

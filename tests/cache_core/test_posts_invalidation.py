@@ -1,0 +1,153 @@
+"""Posts stay fresh through both cache faces, even when Redis dies, hangs or time-travels."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from services import cache as service_cache
+from services import posts as post_service
+
+
+@pytest.fixture
+def redis_app(make_app, redis_server):
+    # Sessions in SQL so that writes can still be authenticated while Redis is
+    # dead or hung: that is when a lost invalidation could hurt.
+    return make_app(redis=redis_server, SESSION_BACKEND="sql")
+
+
+def _writer(actions, app):
+    actions.app = app
+    client = actions.signed_in("author@example.com", "Author")
+    return client
+
+
+def _read_title(app, post_id):
+    anon = app.test_client()
+    single = anon.get(f"/api/v1/posts/{post_id}")
+    listed = anon.get("/api/v1/posts?page=1&limit=20")
+    assert single.status_code == 200 and listed.status_code == 200
+    titles = {p["id"]: p["title"] for p in listed.get_json()["data"]}
+    return single.get_json()["title"], titles.get(post_id)
+
+
+def _warm(app, post_id):
+    anon = app.test_client()
+    for _ in range(2):
+        anon.get(f"/api/v1/posts/{post_id}")
+        anon.get("/api/v1/posts?page=1&limit=20")
+    hit = anon.get(f"/api/v1/posts/{post_id}")
+    assert hit.headers.get("X-Cache") == "HIT"
+
+
+def _patch(client, post_id, title):
+    started = time.perf_counter()
+    response = client.patch(f"/api/v1/posts/{post_id}", json={"title": title})
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return elapsed
+
+
+def test_update_invalidates_response_and_service_caches(redis_app, actions):
+    writer = _writer(actions, redis_app)
+    post = actions.create_post(writer, title="before")
+    _warm(redis_app, post["id"])
+    _patch(writer, post["id"], "after")
+    assert _read_title(redis_app, post["id"]) == ("after", "after")
+
+
+@pytest.mark.parametrize("fault", ["kill", "pause", "client-pause"])
+def test_update_during_redis_fault_is_prompt_and_next_read_is_fresh(
+    redis_app, actions, redis_server, fault
+):
+    writer = _writer(actions, redis_app)
+    post = actions.create_post(writer, title="before")
+    _warm(redis_app, post["id"])
+    if fault == "kill":
+        redis_server.kill()
+    elif fault == "pause":
+        redis_server.pause()
+    else:
+        redis_server.client().execute_command("CLIENT", "PAUSE", 3000, "ALL")
+    try:
+        elapsed = _patch(writer, post["id"], "after")
+    finally:
+        if fault == "kill":
+            redis_server.start()
+        elif fault == "pause":
+            redis_server.resume()
+        else:
+            redis_server.client().execute_command("CLIENT", "UNPAUSE")
+    assert elapsed < 2.0  # one short timeout plus one trust lease at most
+    # Redis is back: the very next reads of the post and of the list are fresh.
+    assert _read_title(redis_app, post["id"]) == ("after", "after")
+
+
+def test_update_while_redis_refuses_writes_with_redis_sessions(make_app, actions, redis_server):
+    # CLIENT PAUSE WRITE: session reads still work, the invalidation cannot land.
+    app = make_app(redis=redis_server)
+    writer = _writer(actions, app)
+    post = actions.create_post(writer, title="before")
+    _warm(app, post["id"])
+    admin = redis_server.client()
+    admin.execute_command("CLIENT", "PAUSE", 3000, "WRITE")
+    try:
+        elapsed = _patch(writer, post["id"], "after")
+    finally:
+        admin.execute_command("CLIENT", "UNPAUSE")
+    assert elapsed < 2.0
+    assert _read_title(app, post["id"]) == ("after", "after")
+
+
+def test_restart_from_snapshot_taken_before_update_serves_fresh(redis_app, actions, redis_server):
+    writer = _writer(actions, redis_app)
+    post = actions.create_post(writer, title="before")
+    _warm(redis_app, post["id"])
+    redis_server.save_snapshot()
+    _patch(writer, post["id"], "after")
+    redis_server.restart(from_snapshot=True)
+    assert _read_title(redis_app, post["id"]) == ("after", "after")
+
+
+def test_delete_then_read_is_404_even_from_a_warm_cache(redis_app, actions):
+    writer = _writer(actions, redis_app)
+    post = actions.create_post(writer, title="gone soon")
+    _warm(redis_app, post["id"])
+    assert writer.delete(f"/api/v1/posts/{post['id']}").status_code == 204
+    assert redis_app.test_client().get(f"/api/v1/posts/{post['id']}").status_code == 404
+
+
+def test_embedded_workers_each_with_own_memory_stay_consistent(make_app, actions):
+    # Two apps on one database, each with its own in-process store, stand in
+    # for two gunicorn workers in embedded mode.
+    worker_a = make_app()
+    worker_b = make_app()
+    writer = _writer(actions, worker_a)
+    post = actions.create_post(writer, title="before")
+    _warm(worker_b, post["id"])
+    _patch(writer, post["id"], "after")
+    assert _read_title(worker_b, post["id"]) == ("after", "after")
+
+
+def test_service_cache_stale_set_race_is_closed(redis_app, actions):
+    writer = _writer(actions, redis_app)
+    post = actions.create_post(writer, title="before")
+    user = post["author"]["id"]
+    with redis_app.test_request_context():
+        service_cache.invalidate(f"posts:single:{post['id']}")  # start from a miss
+        calls = []
+
+        def slow_reader():
+            calls.append(1)
+            value = post_service._load_post(post["id"])  # reads "before"...
+            # ...and a write commits before the reader stores it.
+            post_service.update_post(post["id"], user, {"title": "after"})
+            return value
+
+        stale = service_cache.get_or_set(
+            f"posts:single:{post['id']}", slow_reader, ttl=300, tags=[f"post:{post['id']}"]
+        )
+        assert calls == [1]
+        assert stale["title"] == "before"  # the reader itself got what it read
+        assert post_service.get_post(post["id"])["title"] == "after"

@@ -1,0 +1,64 @@
+"""Metrics and access logs under a real gunicorn with two workers (items 1 and 6).
+
+Contract: with ``PROMETHEUS_MULTIPROC_DIR`` set, every scrape, whichever worker answers it,
+reports the requests of all workers (prometheus-client multiprocess mode); every request writes
+one JSON access line to the server's stderr, with the id the client sent.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from tests.observability.conftest import METRICS_TOKEN, metric
+from tests.support.gunicorn_server import GunicornServer, seed_sqlite
+
+pytestmark = pytest.mark.slow
+REQUESTS = 30
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read().decode(), dict(response.headers)
+
+
+@pytest.fixture
+def server(tmp_path, redis_server):
+    metrics_dir = tmp_path / "prometheus"
+    env = {
+        "DATABASE_URL": seed_sqlite(tmp_path / "app.db", users=3, posts=20, tags=3),
+        "REDIS_URL": redis_server.url,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "METRICS_TOKEN": METRICS_TOKEN,
+        "RATELIMIT_API": "10000 per minute",
+    }
+    gunicorn = GunicornServer(env, tmp_path / "gunicorn", workers=2).start()
+    yield gunicorn
+    gunicorn.stop()
+
+
+def test_every_scrape_sees_every_workers_requests(server):
+    for i in range(REQUESTS):
+        status, _, _ = _get(f"{server.base_url}/api/v1/posts?page=1", {"X-Request-ID": f"mp-{i}"})
+        assert status == 200
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    for _ in range(6):  # sync workers: consecutive scrapes land on both of them
+        _, text, _ = _get(f"{server.base_url}/metrics", bearer)
+        total = sum(
+            metric(
+                text, "http_request_duration_seconds_count", endpoint="posts.list_posts", cache=c
+            )
+            for c in ("hit", "miss", "stale", "bypass", "none")
+        )
+        assert total == REQUESTS, text
+
+    lines = [
+        json.loads(line) for line in server.log_tail(10**7).splitlines() if line.startswith("{")
+    ]
+    ours = [line for line in lines if str(line.get("request_id", "")).startswith("mp-")]
+    assert sorted(line["request_id"] for line in ours) == sorted(f"mp-{i}" for i in range(REQUESTS))
+    assert {line["route"] for line in ours} == {"/api/v1/posts"}
+    assert all(line["status"] == 200 for line in ours)
