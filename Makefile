@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install install-dev run test lint fmt bench bench-quick clean distclean
+.PHONY: help install install-dev run test lint fmt bench bench-quick reliability clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -84,6 +84,26 @@ lint: $(VENV)/.installed-dev ## ruff lint, ruff format check, mypy
 fmt: $(VENV)/.installed-dev ## apply ruff's fixes and formatting
 	"$(VENV)/bin/ruff" check --fix .
 	"$(VENV)/bin/ruff" format .
+
+# The fault, attack and fuzz suites plus the in-process suites the report collects; the
+# recorder plugin writes every outcome and figure to JSON, then the report is rendered from it
+# (even when a case failed, so the report shows the failure; the target still fails then).
+RELIABILITY_JSON ?= test-artifacts/reliability.json
+RELIABILITY_SUITES = tests/faults tests/attacks tests/fuzz \
+	tests/response_cache/test_poisoning.py tests/response_cache/test_scopes.py \
+	tests/response_cache/test_keys.py tests/response_cache/test_failure.py \
+	tests/response_cache/test_rate_limit_hits.py tests/response_cache/test_toggles.py \
+	tests/response_cache/test_stampede.py tests/test_rate_limits.py tests/test_client_address.py \
+	tests/test_sessions.py tests/test_sessions_redis_down.py tests/test_csrf.py \
+	tests/blueprints/test_errors.py tests/cache_core/test_trust_and_invalidation.py \
+	tests/cache_core/test_posts_invalidation.py tests/cache_core/test_stateful_freshness.py
+
+reliability: $(VENV)/.installed-dev ## run the fault/attack/fuzz suites, regenerate docs/reliability.md
+	@rc=0; \
+	"$(PY)" -m pytest -p tests.faults.recorder --reliability-json "$(RELIABILITY_JSON)" \
+		$(RELIABILITY_SUITES) $(PYTEST_ARGS) || rc=$$?; \
+	"$(PY)" scripts/reliability_report.py "$(RELIABILITY_JSON)" docs/reliability.md || rc=1; \
+	exit $$rc
 
 bench: $(VENV)/.installed-dev ## full benchmark (see bench/)
 	"$(PY)" -m bench

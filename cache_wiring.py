@@ -14,12 +14,24 @@ Contract:
 - The user id of ``scope="user"`` routes comes from ``services.auth``.
 - Operators' tag purges (admin API, ``flask cache purge --tag``) go through
   ``services.invalidation.invalidate_tags``: journaled, so never lost.
+- The fast hit path (``RESPONSE_CACHE_FAST_PATH``, default on) counts its hits
+  with ``fast_path_limits.LimiterCharge`` (riding on the entry's read when the
+  cache and the limiter share the Redis client), leaves the matched rule where
+  the observability layer looks for it, and may skip these Flask hooks, each a
+  no-op for an anonymous GET/HEAD cache hit: the limiter's (the charge does their
+  work), the CSRF and JSON-body guards (write methods only), the session
+  ``Cache-Control`` marker (a hit always carries its own ``Cache-Control`` and
+  has no session) and observability's rule recorder (the rule is left for it).
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
+import fast_path_limits
+import request_guards
+import sessions
+from extensions import db
 from middleware.response_cache import (
     CacheCore,
     Layout,
@@ -29,7 +41,9 @@ from middleware.response_cache import (
     ResponseCache,
     Storage,
 )
+from observability.middleware import RULE_KEY, remember_rule
 from services import auth, invalidation
+from services.toggle_store import SqlToggleStore
 
 response_cache = ResponseCache()
 
@@ -64,10 +78,37 @@ def cache_core_for(app: Flask) -> CacheCore:
     return core
 
 
+def _toggle_store(app: Flask, core: CacheCore) -> SqlToggleStore | None:
+    """Embedded mode: each worker's in-process store is its own, so runtime
+    toggles live in the shared database instead (None: keep them in Redis)."""
+    if core.storage.shared:
+        return None
+    with app.app_context():
+        return SqlToggleStore(db.engine)
+
+
 def register_response_cache(app: Flask) -> None:
     core = cache_core_for(app)
     app.config.setdefault("RESPONSE_CACHE_ENABLED", app.config.get("CACHE_ENABLED", True))
     app.config.setdefault("RESPONSE_CACHE_NAMESPACE", core.storage.layout.namespace)
     app.config.setdefault("RESPONSE_CACHE_USER_ID_LOADER", current_user_id)
     app.config.setdefault("RESPONSE_CACHE_IDENTIFIER", "posts-api")
-    response_cache.init_app(app, core=core, tag_invalidator=invalidation.invalidate_tags)
+    storage = core.storage
+    charge = fast_path_limits.LimiterCharge(
+        app, pipeline_client=storage.client if isinstance(storage, RedisStorage) else None
+    )
+    response_cache.init_app(
+        app,
+        core=core,
+        tag_invalidator=invalidation.invalidate_tags,
+        toggle_store=_toggle_store(app, core),
+        charge=charge,
+        accounted_hooks=[
+            *fast_path_limits.ACCOUNTED_HOOKS,
+            request_guards.refuse_cross_site_writes,
+            request_guards.require_json_body,
+            sessions.mark_session_responses_private,
+            remember_rule,
+        ],
+        rule_environ_key=RULE_KEY,
+    )

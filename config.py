@@ -28,6 +28,8 @@ PASSWORD/TLS                                              REDIS_URL is unset and
                                                           PASSWORD and TLS also apply to
                                                           REDIS_CLUSTER_NODES / REDIS_SENTINELS
 REDIS_TIMEOUT        ``0.25``                             socket connect/read timeout, seconds
+REDIS_MAX_           ``32``                               connections per process (raise it for
+CONNECTIONS                                               gthread workers with many threads)
 REDIS_BREAKER_       ``3`` / ``5``                        circuit breaker: consecutive failures that
 FAILURES/RESET                                            open it (a timeout opens it at once) and
                                                           seconds before one probe is let through
@@ -49,6 +51,9 @@ SESSION_IDLE_TIMEOUT ``1800``                             seconds without a requ
 SESSION_ABSOLUTE_    ``28800``                            seconds after login when a session ends,
 TIMEOUT                                                   however active (enforced server-side)
 CACHE_ENABLED        ``true``                             global switch of the response cache
+RESPONSE_CACHE_      ``true``                             answer cache hits of public routes below
+FAST_PATH                                                 Flask's dispatch (D24); false: every
+                                                          request goes through Flask's hooks
 TRUSTED_PROXIES      ``0``                                proxies in front; >0 installs ProxyFix
 TRUSTED_HOSTS        unset (any host)                     comma-separated host names the app answers
                                                           to (``.example.com`` adds subdomains);
@@ -314,6 +319,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url_from(env),
         "REDIS_TIMEOUT": _float(env, "REDIS_TIMEOUT", 0.25),
+        # Connections per process; waiting for a free one is bounded by REDIS_TIMEOUT too.
+        "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 32, minimum=1),
         "REDIS_BREAKER_FAILURES": _int(env, "REDIS_BREAKER_FAILURES", 3, minimum=1),
         "REDIS_BREAKER_RESET": _float(env, "REDIS_BREAKER_RESET", 5.0),
         "RATELIMIT_API": _limit(env, "RATELIMIT_API", "100 per 15 minutes"),
@@ -321,6 +328,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_LOGIN_FAILURES": _limit(env, "RATELIMIT_LOGIN_FAILURES", "5 per 15 minutes"),
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         "CACHE_ENABLED": _bool(env, "CACHE_ENABLED", True),
+        "RESPONSE_CACHE_FAST_PATH": _bool(env, "RESPONSE_CACHE_FAST_PATH", True),
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         # Flask 3.1 answers 400 to a Host outside this list (None: any host).
         "TRUSTED_HOSTS": _trusted_hosts(env),

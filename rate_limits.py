@@ -21,6 +21,9 @@ Contract:
   ``"api";r=57;t=600``). ``Retry-After`` appears only on a 429 from these limits
   (seconds until the breached window resets) or where a view set its own.
 - A 429 uses the shared JSON error shape (errors.py).
+- A request already counted below Flask (``PRECHARGED`` in its environ: the response
+  cache's fast path, ``fast_path_limits.py``, counts the hits it answers and any request
+  it charged before handing it on) costs 0 here: counted once, headers as usual.
 - ``failed_logins()`` counts failed logins per account (``RATELIMIT_LOGIN_FAILURES``,
   keyed by a hash of the normalised e-mail, known or not) on the same storage.
 """
@@ -50,6 +53,10 @@ AUTH_POLICY = "auth"
 # on its own 429s (it would otherwise stamp every response, and raise a 503's
 # short Retry-After to the end of the rate-limit window).
 _LIMITER_RETRY_AFTER = "X-Limiter-Retry-After"
+# Set in the WSGI environ by a layer below Flask (the response cache's fast path,
+# fast_path_limits.py) that already counted this request in the "api" bucket:
+# Flask-Limiter then deducts 0, so every request is counted exactly once.
+PRECHARGED = "rate_limits.precharged"
 
 T = TypeVar("T")
 _exempt: dict[str, Blueprint | Callable[..., Any]] = {}
@@ -58,7 +65,12 @@ _auth_blueprints: dict[str, Blueprint] = {}
 
 def client_address() -> str:
     """The rate-limit key: the client's address, IPv6 reduced to its /64."""
-    raw = request.remote_addr or ""
+    return address_key(request.remote_addr)
+
+
+def address_key(remote_addr: str | None) -> str:
+    """``client_address`` for a raw ``REMOTE_ADDR`` (also used below Flask's dispatch)."""
+    raw = remote_addr or ""
     try:
         address = ipaddress.ip_address(raw.split("%", 1)[0])
     except ValueError:
@@ -94,8 +106,18 @@ def _auth_limit() -> str:
     return str(current_app.config["RATELIMIT_AUTH"])
 
 
-def _outside_api() -> bool:
-    return not request.path.startswith("/api/")
+def outside_api() -> bool:
+    return not is_api_path(request.path)
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` (``request.path``) is under ``/api/``, where RATELIMIT_API applies."""
+    return path.startswith("/api/")
+
+
+def api_cost() -> int:
+    """1, or 0 when a layer below Flask already counted this request (``PRECHARGED``)."""
+    return 0 if request.environ.get(PRECHARGED) else 1
 
 
 def build_storage(link: RedisLink | None) -> Storage:
@@ -108,7 +130,12 @@ def configure_limiter(app: Flask) -> None:
     limiter = Limiter(
         key_func=client_address,
         application_limits=[
-            ApplicationLimit(limit_provider=_api_limit, scope=API_POLICY, exempt_when=_outside_api)
+            ApplicationLimit(
+                limit_provider=_api_limit,
+                scope=API_POLICY,
+                exempt_when=outside_api,
+                cost=api_cost,
+            )
         ],
         strategy="fixed-window",
         storage_uri=f"{SCHEME}://" if link else "memory://",

@@ -273,7 +273,10 @@ def link_from_config(config: Mapping[str, Any]) -> RedisLink | None:
         # Tests inject CLOCK to move time without sleeping.
         clock=config.get("CLOCK") or time.monotonic,
     )
-    return RedisLink(build_client(url, float(config["REDIS_TIMEOUT"])), breaker, url)
+    client = build_client(
+        url, float(config["REDIS_TIMEOUT"]), int(config.get("REDIS_MAX_CONNECTIONS", 32))
+    )
+    return RedisLink(client, breaker, url)
 
 
 def init_redis_link(app: Flask) -> None:

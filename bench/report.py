@@ -16,13 +16,18 @@ from typing import Any
 from bench import png
 from bench.goals import dig
 
-_LIMITED = ("flask-constant", "flask-caching", "express", "app-nocache")
+_LIMITED = ("flask-constant", "flask-caching", "express-limiter", "app-nocache")
 _UNLIMITED = ("flask-constant-nolimit", "flask-caching-nolimit", "express", "app-nocache")
 # The peers each hit-path row is compared with: the same limiter setting as the row.
 SAME_LIMITER = {
-    **dict.fromkeys(("app", "flask-caching", "flask-constant", "express", "app-nocache"), _LIMITED),
-    **dict.fromkeys(("app-nolimit", "flask-caching-nolimit", "flask-constant-nolimit"), _UNLIMITED),
+    **dict.fromkeys(
+        ("app", "flask-caching", "flask-constant", "express-limiter", "app-nocache"), _LIMITED
+    ),
+    **dict.fromkeys(
+        ("app-nolimit", "flask-caching-nolimit", "flask-constant-nolimit", "express"), _UNLIMITED
+    ),
 }
+HIT_COLUMNS = ("÷ constant route", "÷ Flask-Caching", "÷ Express recipe", "÷ app-nocache")
 MARK = {True: "met", False: "**not met**", None: "n/a"}
 
 
@@ -48,12 +53,12 @@ def _ratio(summary: dict[str, Any], target: str, ref: str, figure: str = "rps") 
     return _spread(value, 2) if value else "n/a"
 
 
-def _load_table(summary: dict[str, Any], refs_for: Any, extra: dict[str, str] | None = None
-                ) -> list[str]:  # fmt: skip
+def _load_table(summary: dict[str, Any], refs_for: Any, extra: dict[str, str] | None = None,
+                columns: tuple[str, ...] | None = None) -> list[str]:  # fmt: skip
     """One row per target: req/s, ratios, latency, CPU per request, other load."""
     targets = list(summary)
     sample_refs = refs_for(targets[0]) if targets else ()
-    head = ["target", "req/s median (min-max)", *[f"÷ {r}" for r in sample_refs],
+    head = ["target", "req/s median (min-max)", *(columns or [f"÷ {r}" for r in sample_refs]),
             "p50 ms", "p99 ms", "server CPU µs/req", "redis µs/req", "wrk µs/req",
             "other load (cores)", "non-2xx", *(["check"] if extra else [])]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -77,15 +82,17 @@ def _hit_section(doc: dict[str, Any]) -> list[str]:
     if not hit or "summary" not in hit:
         return []
     summary = hit["summary"]
-    same = ("flask-constant", "flask-caching", "express", "app-nocache")
     lines = [
         "## Hit path (wrk -t1 -c16, hot URLs)",
         "",
-        "Ratio columns compare each row with the peer under the same limiter setting "
-        "(the `-nolimit` rows: the `-nolimit` peers), median of per-round ratios.",
+        "Ratio columns compare each row with the peers under the same limiter setting: rows "
+        "with the limiter against `flask-constant`, `flask-caching`, `express-limiter`; rows "
+        "without it against `flask-constant-nolimit`, `flask-caching-nolimit`, `express`. "
+        "Every ratio is the median of per-round ratios.",
         "",
     ]
-    lines += _load_table(summary, lambda t: SAME_LIMITER.get(t, same), hit["hits_verified"])
+    checks = hit.get("check_cells", hit["hits_verified"])
+    lines += _load_table(summary, lambda t: SAME_LIMITER.get(t, _LIMITED), checks, HIT_COLUMNS)
     probe_ok = dig(hit, "correctness_probe", "all_equal")
     lines += ["", f"Correctness probe (same JSON from every peer): "
               f"{'equal' if probe_ok else 'DIFFERENT: see latest.json'}.", ""]  # fmt: skip
@@ -158,13 +165,15 @@ def _memory_section(doc: dict[str, Any]) -> list[str]:
     if not memory:
         return []
     lines = ["## Memory (`MEMORY USAGE` of what one cold GET stored)", "",
-             "| target | stored / sampled | largest entry ÷ body | all new keys ÷ body | "
-             "within 1.2x body + 256 B |", "|---|---|---|---|---|"]  # fmt: skip
+             "| target | stored / sampled | response entry ÷ body | other entries ÷ body | "
+             "all new keys ÷ body | within 1.2x body + 256 B |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
     for target, m in memory.items():
         if target == "app_compression":
             continue
         lines.append(
             f"| {target} | {m['stored']}/{len(m['samples'])} | {_num(m['entry_over_body'], 2)} "
+            f"| {_num(m.get('other_entries_over_body'), 2)} "
             f"| {_num(m['all_keys_over_body'], 2)} | {m['within_bound']} |"
         )
     compression = memory.get("app_compression")
@@ -201,7 +210,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines += _simple_section(
         "Hit latency (wrk -t1 -c1)",
         dig(results, "latency", "summary"),
-        ("flask-constant", "flask-caching", "express"),
+        ("flask-constant", "flask-caching", "express-limiter", "express"),
     )
     lines += _simple_section(
         "Miss path (every request a miss)",

@@ -11,8 +11,9 @@ Contract:
 - ``interleaved(targets, rounds, run, warmup)``: one unmeasured warm-up round (if given), then
   ``rounds`` rounds; each round runs every target once, the starting target rotating. Returns
   one mapping target -> record per round (a ``None`` from ``run`` leaves the target out).
-- ``summarise(per_round, references)``: per target, median/min/max of every figure, and the
-  median of per-round throughput (and p99) ratios against each reference present.
+- ``summarise(per_round, references)``: per target, median/min/max of every figure, the
+  median of per-round throughput (and p99) ratios against each reference present, the Redis
+  keyspace hit ratio over its runs, and how many runs had ``imbalanced`` gunicorn workers.
 """
 
 from __future__ import annotations
@@ -179,6 +180,14 @@ def figure_table(table: RoundTable, figure: str) -> list[dict[str, float | None]
     return [{t: getattr(rec, figure) for t, rec in row.items()} for row in table]
 
 
+def imbalanced(worker_cpu: Sequence[float]) -> bool:
+    """Two or more workers, and one did less than a quarter of an even share of the work."""
+    total = sum(worker_cpu)
+    if len(worker_cpu) < 2 or total <= 0:
+        return False
+    return min(worker_cpu) < 0.25 * total / len(worker_cpu)
+
+
 def summarise(table: RoundTable, references: Sequence[str]) -> dict[str, Any]:
     targets = list(dict.fromkeys(t for row in table for t in row))
     rps = figure_table(table, "rps")
@@ -190,6 +199,11 @@ def summarise(table: RoundTable, references: Sequence[str]) -> dict[str, Any]:
             values = [getattr(row[target], figure) for row in table if target in row]
             found = stats.spread(values)
             entry[figure] = found.as_dict() if found else None
+        runs = [row[target] for row in table if target in row]
+        entry["imbalanced_runs"] = sum(1 for rec in runs if imbalanced(rec.worker_cpu_s))
+        hits = sum(rec.redis_hits or 0 for rec in runs)
+        misses = sum(rec.redis_misses or 0 for rec in runs)
+        entry["redis_hit_ratio"] = hits / (hits + misses) if hits + misses else None
         entry["non2xx"] = sum(row[target].non2xx for row in table if target in row)
         entry["socket_errors"] = sum(row[target].socket_errors for row in table if target in row)
         entry["ratios"] = {}

@@ -29,6 +29,7 @@ TARGETS: dict[str, str] = {
     "flask-constant": "Flask route returning precomputed bytes (the framework's ceiling), limiter",
     "flask-constant-nolimit": "constant-body Flask route without the limiter",
     "express": "Express 5 + ioredis recipe (middleware + getOrSet), one Node process",
+    "express-limiter": "the Express recipe with the tutorial's apiLimiter (rate-limit-redis)",
     "express-nocache": "Express recipe without its caches (better-sqlite3 only)",
     "app-nocache-pg": "this app, cache off, on PostgreSQL",
 }
@@ -88,7 +89,7 @@ def _gunicorn(ctx: Context, name: str, module: str, cache: str, **extra: str) ->
     return PeerSpec(name, TARGETS[name], argv, env, port, cache, ctx.root)
 
 
-def _express(ctx: Context, name: str, cache_on: bool) -> PeerSpec:
+def _express(ctx: Context, name: str, cache_on: bool, limiter: bool = False) -> PeerSpec:
     port = _port()
     env = {
         **_base_env(),
@@ -97,6 +98,8 @@ def _express(ctx: Context, name: str, cache_on: bool) -> PeerSpec:
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": str(ctx.redis_port),
         "EXPRESS_CACHE": "on" if cache_on else "off",
+        "EXPRESS_RATELIMIT": "on" if limiter else "off",
+        "RATELIMIT_MAX": "100000000",
         "CACHE_TTL": "3600",
         "NODE_ENV": "production",
     }
@@ -121,6 +124,7 @@ def build_specs(ctx: Context) -> list[PeerSpec]:
             ctx, "flask-constant-nolimit", constant, "none", PEER_RATELIMIT=off, BENCH_URLS=urls
         ),
         _express(ctx, "express", cache_on=True),
+        _express(ctx, "express-limiter", cache_on=True, limiter=True),
         _express(ctx, "express-nocache", cache_on=False),
     ]
     if ctx.postgres_url:

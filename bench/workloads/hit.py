@@ -18,11 +18,11 @@ from bench.runner import Bench, RunRecord, interleaved, records, summarise
 from bench.workloads.checks import all_hits, cache_states, compare_peers
 
 HIT_TARGETS = (
-    "app", "flask-caching", "flask-constant", "express", "app-nocache",
-    "app-nolimit", "flask-caching-nolimit", "flask-constant-nolimit",
+    "app", "flask-caching", "flask-constant", "express-limiter", "app-nocache",
+    "app-nolimit", "flask-caching-nolimit", "flask-constant-nolimit", "express",
 )  # fmt: skip
 COLD_CHECK = ("app", "flask-caching", "express")
-LATENCY_TARGETS = ("app", "flask-caching", "flask-constant", "express")
+LATENCY_TARGETS = ("app", "flask-caching", "flask-constant", "express-limiter", "express")
 PROBE_TARGETS = ("app-nocache", "app", "flask-caching", "flask-constant", "express",
                  "express-nocache")  # fmt: skip
 
@@ -33,6 +33,8 @@ def _edges(bench: Bench) -> list[str]:
 
 def _warmup(bench: Bench, seconds: float) -> Any:
     def warm(target: str) -> None:
+        if bench.plan.quick and bench.peers[target].spec.cache == "none":
+            return  # quick runs warm only what must be filled: the caches
         run_load(LoadSpec(bench.peers[target].port, bench.files.hit, seconds))
 
     return warm
@@ -58,6 +60,20 @@ def _runner(bench: Bench, duration: float, connections: int) -> Any:
         return record
 
     return run
+
+
+def _check_cells(verdicts: dict[str, str], summary: dict[str, Any]) -> dict[str, str]:
+    """The hit table's last column: HIT verdict, Redis hit ratio, imbalanced workers."""
+    cells = {}
+    for target, entry in summary.items():
+        parts = [verdicts[target]] if target in verdicts else []
+        ratio = entry.get("redis_hit_ratio")
+        if target in verdicts and ratio is not None:
+            parts.append(f"redis hits {ratio:.1%}")
+        if entry.get("imbalanced_runs"):
+            parts.append(f"imbalanced workers in {entry['imbalanced_runs']} run(s)")
+        cells[target] = ", ".join(parts)
+    return cells
 
 
 def _verified(table: list[dict[str, RunRecord]]) -> dict[str, str]:
@@ -95,13 +111,15 @@ def run(bench: Bench) -> dict[str, Any]:
     for target, verdict in verdicts.items():
         if verdict != "all HIT":
             bench.note(f"hit path, {target}: {verdict}")
+    summary = summarise(table, targets)
     return {
         "connections": 16,
         "urls": len(bench.hit_urls),
         "cold_state": cold,
         "hits_verified": verdicts,
+        "check_cells": _check_cells(verdicts, summary),
         "correctness_probe": probe_result,
-        "summary": summarise(table, targets),
+        "summary": summary,
         "runs": records(table),
     }
 

@@ -3,9 +3,9 @@
 Method: FLUSHALL the bench's Redis, wait past the app's trust lease and wake it with one
 request, then for 10 list pages and 10 posts of the hit mix: list the keys, GET the URL once
 (cold), list the keys again; the new keys under the target's prefix are what that one
-response cost. For the app the entries are ``{rc}:e:*`` (the response and, if the service
-cache stored one, the service value); the largest new entry is taken as the response's and
-judged against the issue's bound ``1.2 x body + 256`` bytes. Flask-Caching (``fc:``) and the
+response cost. For the app the entries are ``{rc}:e:*``: the response's (named ``http:...``)
+is judged against the issue's bound ``1.2 x body + 256`` bytes; the service cache's value for
+the same data is reported beside it (``other_entries_over_body``). Flask-Caching (``fc:``) and the
 recipe (``http:`` + ``posts:``) are measured the same way for comparison. A GET with
 ``Accept-Encoding: gzip`` records whether the app serves large bodies compressed.
 """
@@ -24,7 +24,10 @@ PREFIXES = {
     "flask-caching": ("fc:",),
     "express": ("http:", "posts:"),
 }
-ENTRY_PREFIX = {"app": "{rc}:e:", "flask-caching": "fc:", "express": "http:"}
+ENTRY_PREFIX = {"app": ("{rc}:e:",), "flask-caching": ("fc:",), "express": ("http:", "posts:")}
+# Which entries hold the HTTP response (the issue's bound is about those): the app names them
+# "http:..." inside its entry keys (its service cache shares the namespace with other names).
+RESPONSE_MARKER = {"app": ":http:", "flask-caching": "fc:", "express": "http:"}
 
 
 def _keys(bench: Bench, prefixes: tuple[str, ...]) -> set[bytes]:
@@ -46,17 +49,21 @@ def _measure(bench: Bench, target: str, path: str) -> dict[str, Any]:
     if target == "express":
         time.sleep(0.05)  # the recipe stores fire-and-forget, after answering
     new = sorted(_keys(bench, PREFIXES[target]) - before)
-    entry_prefix = ENTRY_PREFIX[target].encode()
+    entry_prefix = tuple(p.encode() for p in ENTRY_PREFIX[target])
     usage = {k.decode(): int(client.memory_usage(k, samples=0) or 0) for k in new}
-    entries = [v for k, v in usage.items() if k.encode().startswith(entry_prefix)]
+    entries = {k: v for k, v in usage.items() if k.encode().startswith(entry_prefix)}
+    responses = [v for k, v in entries.items() if RESPONSE_MARKER[target] in k]
     body = len(reply.body)
-    largest = max(entries, default=0)
+    # Without a recognisable response entry (names changed), judge the largest entry.
+    judged = max(responses or list(entries.values()), default=0)
     return {
         "path": path, "status": reply.status, "body_bytes": body,
-        "new_keys": len(new), "entry_keys": len(entries), "largest_entry_bytes": largest,
+        "new_keys": len(new), "entry_keys": len(entries),
+        "response_entry_bytes": judged, "response_entry_found": bool(responses),
+        "other_entry_bytes": sum(entries.values()) - judged,
         "all_new_keys_bytes": sum(usage.values()),
         "bound_bytes": 1.2 * body + 256,
-        "within_bound": bool(entries) and largest <= 1.2 * body + 256,
+        "within_bound": bool(entries) and judged <= 1.2 * body + 256,
     }  # fmt: skip
 
 
@@ -75,7 +82,8 @@ def run(bench: Bench) -> dict[str, Any]:
         result[target] = {
             "samples": samples,
             "stored": len(stored),
-            "entry_over_body": _ratio(stored, "largest_entry_bytes"),
+            "entry_over_body": _ratio(stored, "response_entry_bytes"),
+            "other_entries_over_body": _ratio(stored, "other_entry_bytes"),
             "all_keys_over_body": _ratio(stored, "all_new_keys_bytes"),
             "within_bound": bool(stored) and all(s["within_bound"] for s in stored),
         }

@@ -92,12 +92,12 @@ def settled_stats(bench: Bench) -> str | None:
     """``cache_stats`` once every worker has pushed its pending counters.
 
     Workers add to the shared counters at most once a second, on their next request: wait,
-    then send a few requests to a post (another endpoint than the list route counted here).
+    then send a concurrent burst to a post (another endpoint than the list route counted
+    here), so that every worker, not just the one that keeps winning accept(), gets one.
     """
     time.sleep(1.2)
     post = next(p for p in bench.hit_urls if "?" not in p)
-    for _ in range(6):
-        probe.fetch(bench.peers["app"].port, post)
+    _burst(bench.peers["app"].port, post, 16, "x-cache")
     return cache_stats(bench)
 
 

@@ -5,7 +5,8 @@ Public surface::
     from middleware.response_cache import ResponseCache, cache_response, no_cache
 
 - ``ResponseCache``: the extension (``extension.py``); settings in
-  ``settings.py``; request hooks in ``flask_hooks.py``.
+  ``settings.py``; request hooks in ``flask_hooks.py``; hits of public routes
+  answered below Flask by the WSGI fast path (``fast_path.py``).
 - ``cache_response`` / ``no_cache`` / ``cache_blueprint_defaults``: per-route
   declarations (``routes.py``). Undeclared routes are never cached.
 - The caching contract: ``policy.py``. Names: ``keys.py``. Stored form:

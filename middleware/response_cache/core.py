@@ -28,6 +28,14 @@ Contract:
    tags was invalidated since (``storage.STALE``).
 5. **TTL jitter.** Fresh lifetimes are shortened by up to ``jitter`` (10%) at
    random so entries written together do not expire together.
+6. **Read-only peeks** (``peek``, for a fast path that answers hits only):
+   under the same trust rules as ``lookup``, a fresh record is a HIT; a
+   stale one inside its stale-while-revalidate window is STALE only while
+   another caller holds the fill lock (exactly when ``lookup`` would serve
+   it); anything else is MISS, and the caller hands the request to the full
+   ``lookup``. A peek never takes the lock, never waits and never retries, so
+   commands it carried along (``along``: piggy-backed on the entry's read
+   when the storage can, see ``RedisStorage.get_with``) ran exactly once.
 
 All timing uses injected clocks (``clock`` for record ages, ``monotonic`` for
 leases and waits) and an injected ``sleep``, so tests control time.
@@ -42,6 +50,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from middleware.response_cache.journal import Journal
 from middleware.response_cache.record import Freshness, Record
@@ -56,6 +65,7 @@ HIT = "hit"
 STALE = "stale"
 FILL = "fill"
 BYPASS = "bypass"
+MISS = "miss"  # peek only: nothing it may serve, and no lock taken
 
 
 class JournalUnavailable(Exception):
@@ -75,7 +85,7 @@ class Fill:
 
 @dataclass(slots=True)
 class Lookup:
-    outcome: str  # HIT | STALE | FILL | BYPASS
+    outcome: str  # HIT | STALE | FILL | BYPASS (| MISS from peek)
     record: Record | None = None  # the served record, or the stale one kept for errors
     fill: Fill | None = None
     detail: str = ""  # why, for Cache-Status: "unavailable", "coalesced", ...
@@ -212,6 +222,48 @@ class CacheCore:
             except StorageUnavailable:
                 return Lookup(BYPASS, detail="unavailable")
         return Lookup(BYPASS, detail="unverified")
+
+    def peek(
+        self,
+        name: str,
+        allow_stale: bool = True,
+        along: Sequence[tuple[Any, ...]] = (),
+    ) -> tuple[Lookup, list[Any]]:
+        """Read-only lookup: ``(HIT | STALE | MISS | BYPASS lookup, results of along)``.
+
+        ``along``: raw commands to run in the same round trip as the entry's read
+        when the storage can (``get_with``); their replies come back in order, an
+        error as its exception object. The list is empty when they did not run
+        (no support, no trust, the store failed before answering).
+        """
+        epoch = self.trusted_epoch()
+        if epoch is None:
+            return Lookup(BYPASS, detail="unavailable"), []
+        key = self.storage.layout.entry(epoch, name)
+        extras: list[Any] = []
+        get_with = getattr(self.storage, "get_with", None) if along else None
+        try:
+            if get_with is not None:
+                raw, extras = get_with(key, along)
+            else:
+                raw = self.storage.get(key)
+            if self.storage.connection_generation() != self._seen_connections:
+                self.distrust()  # a new connection: the full lookup re-verifies first
+                return Lookup(BYPASS, detail="unverified"), extras
+            record = Record.decode(raw) if raw is not None else None
+            now = self.clock()
+            if record is not None and record.is_fresh(now):
+                return Lookup(HIT, record), extras
+            if (
+                allow_stale
+                and record is not None
+                and record.may_serve_while_revalidating(now)
+                and self.storage.get(self.storage.layout.lock(epoch, name)) is not None
+            ):
+                return Lookup(STALE, record, detail="revalidating"), extras
+            return Lookup(MISS, record, detail="stale" if record else "miss"), extras
+        except StorageUnavailable as exc:
+            return Lookup(BYPASS, detail="unavailable"), getattr(exc, "extras", None) or extras
 
     def _lookup(self, epoch: str, name: str, allow_stale: bool) -> Lookup:
         record = self._read(epoch, name)

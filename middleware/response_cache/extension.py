@@ -15,7 +15,10 @@ Usage (any Flask app)::
 (the extension object keeps no app), registers the ``flask cache`` CLI group
 and, unless ``RESPONSE_CACHE_ENABLED`` is false, the request hooks (see
 ``flask_hooks.py`` for their order and contract). Call it *after* the rate
-limiter's ``init_app`` so hits are rate-limited too.
+limiter's ``init_app`` so hits are rate-limited too. Unless
+``RESPONSE_CACHE_FAST_PATH`` is false it also wraps ``app.wsgi_app`` in the
+fast hit path (``fast_path.py``: hits of public routes answered below Flask);
+layers the app installs afterwards wrap it in turn.
 
 Without a ``core``, one is built from ``RESPONSE_CACHE_STORAGE``: an
 in-process ``MemoryStorage`` (one cache per process), ``NullStorage`` (never
@@ -26,9 +29,13 @@ Redis (a hung server then costs one timeout per process, not per request).
 Hooks for the application: ``toggle_store`` replaces where runtime toggles
 live; ``tag_invalidator`` replaces how operators' tag purges are applied (an
 app with a durable invalidation journal passes its own, so a purge made while
-Redis is down is not lost). Test seams: the core's ``clock``, ``monotonic``
-and ``sleep`` drive every timing decision of the extension (entry ages,
-toggle refresh, counter flushes).
+Redis is down is not lost). For the fast path: ``charge`` counts a hit answered
+below Flask with the app's rate limiter; ``accounted_hooks`` names the app's
+Flask request hooks that hits may skip (the fast path keeps a route on the Flask
+path while any other hook applies to it); ``rule_environ_key`` is where the
+matched URL rule is left for an outer layer (see ``fast_path.py``). Test seams:
+the core's ``clock``, ``monotonic`` and ``sleep`` drive every timing decision of
+the extension (entry ages, toggle refresh, counter flushes).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from redis.retry import Retry
 from middleware.response_cache import flask_hooks
 from middleware.response_cache.cli import cache_cli
 from middleware.response_cache.core import CacheCore
+from middleware.response_cache.fast_path import Charge, FastPath
 from middleware.response_cache.layout import Layout
 from middleware.response_cache.redis_storage import RedisStorage
 from middleware.response_cache.routes import RouteDefaults, RouteTable
@@ -102,10 +110,16 @@ class ResponseCache:
         *,
         toggle_store: ToggleStore | None = None,
         tag_invalidator: TagInvalidator | None = None,
+        charge: Charge | None = None,
+        accounted_hooks: Sequence[Any] = (),
+        rule_environ_key: str | None = None,
     ) -> None:
         self.core = core
         self.toggle_store = toggle_store
         self.tag_invalidator = tag_invalidator
+        self.charge = charge
+        self.accounted_hooks = tuple(accounted_hooks)
+        self.rule_environ_key = rule_environ_key
         if app is not None:
             self.init_app(app)
 
@@ -116,6 +130,9 @@ class ResponseCache:
         *,
         toggle_store: ToggleStore | None = None,
         tag_invalidator: TagInvalidator | None = None,
+        charge: Charge | None = None,
+        accounted_hooks: Sequence[Any] = (),
+        rule_environ_key: str | None = None,
     ) -> CacheState:
         settings = load_settings(app.config)
         core = core or self.core or build_core(settings)
@@ -134,6 +151,16 @@ class ResponseCache:
             app.cli.add_command(cache_cli)
         if settings.enabled:
             _register_hooks(app, state)
+            if settings.fast_path:
+                state.fast_path = FastPath(
+                    app,
+                    state,
+                    app.wsgi_app,
+                    charge=charge or self.charge,
+                    accounted_hooks=(*self.accounted_hooks, *accounted_hooks),
+                    rule_environ_key=rule_environ_key or self.rule_environ_key,
+                )
+                app.wsgi_app = state.fast_path  # type: ignore[method-assign]
         return state
 
 

@@ -20,7 +20,9 @@ registration order, ``after_request`` hooks in reverse):
    abandoned (its lock released) so the next request can fill.
 
 Everything Flask-specific is in the ``flask_*`` modules; names, policy,
-entries and replies are plain functions shared with a future WSGI fast path.
+entries and replies are plain functions shared with the WSGI fast path
+(``fast_path.py``), which answers hits of public routes before these hooks
+ever run; every request it does not answer arrives here unchanged.
 """
 
 from __future__ import annotations

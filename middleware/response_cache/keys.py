@@ -29,7 +29,9 @@ operator's purge pattern. The name keeps a readable prefix,
 ``http:<endpoint>:<hex digest>``, so operators can purge one endpoint with a
 pattern (``http:posts.list_posts:*``).
 
-Nothing here touches Flask or storage: a WSGI-level fast path reuses it.
+Nothing here touches Flask or storage: the WSGI fast path (``fast_path.py``)
+builds names with the same function from the raw WSGI environ, so both paths
+share entries.
 """
 
 from __future__ import annotations

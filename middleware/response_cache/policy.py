@@ -1,8 +1,8 @@
 """The caching contract: what may be served from, and stored in, the response cache.
 
 Pure functions over plain values (no Flask globals, no I/O), so the rules are
-tested without a server and reused by any adapter (Flask hooks today, a WSGI
-fast path later). RFC 9111 is the shared-cache standard followed; OWASP and
+tested without a server and reused by every adapter (the Flask hooks and the
+WSGI fast path, ``fast_path.py``). RFC 9111 is the shared-cache standard followed; OWASP and
 PortSwigger's cache-poisoning research motivate the stricter rules.
 
 **Which routes.** Only routes that declare a scope (``@cache_response``) are

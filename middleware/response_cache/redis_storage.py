@@ -37,7 +37,11 @@ from typing import Any, Protocol, TypeVar
 import redis
 
 from middleware.response_cache.layout import Layout
-from middleware.response_cache.storage import TAG_RETENTION_MS, StorageUnavailable
+from middleware.response_cache.storage import (
+    TAG_RETENTION_MS,
+    PartialFailure,
+    StorageUnavailable,
+)
 
 T = TypeVar("T")
 
@@ -126,6 +130,28 @@ def _server_run_id(connection: Any) -> bytes | None:
     return found.group(1) if found else None
 
 
+def _send_raw(pool: Any, wire: list[tuple[Any, ...]]) -> list[Any]:
+    """Write ``wire`` on one pooled connection and read every reply (what redis-py's
+    pipeline does, without its bookkeeping). Error replies are returned, not raised;
+    a connection error disconnects the connection (a reply may be left unread) and
+    raises."""
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command(connection.pack_commands(wire))
+        results: list[Any] = []
+        for _ in wire:
+            try:
+                results.append(connection.read_response())
+            except redis.ResponseError as exc:  # the reply was read in full
+                results.append(exc)
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+    return results
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -154,6 +180,13 @@ class RedisStorage:
             )
         }
         self._hook_connections()
+        # get_with writes on a pooled connection itself; a cluster client (checked the way
+        # _hook_connections does, without building a lazy one) gets a redis-py pipeline.
+        self._pool: Any = (
+            None
+            if hasattr(client, "user_on_connect_func")
+            else getattr(client, "__dict__", {}).get("connection_pool")
+        )
 
     # -- connection tracking ------------------------------------------------
 
@@ -213,6 +246,40 @@ class RedisStorage:
     def get(self, key: str) -> bytes | None:
         value: bytes | None = self._run(lambda: self.client.get(key))
         return value
+
+    def get_with(
+        self, key: str, commands: Sequence[tuple[Any, ...]]
+    ) -> tuple[bytes | None, list[Any]]:
+        """GET ``key`` and run ``commands`` (raw argument tuples) in the same round trip.
+
+        The commands are sent right behind the GET on one pooled connection (a
+        non-transactional pipeline: they may touch other cluster slots than the
+        namespace's); their raw replies come back in order, an error reply as its
+        exception object. A failed GET alone raises ``PartialFailure`` carrying
+        them. On a standalone or Sentinel client this writes the packed commands
+        and reads the replies on a connection of the client's own pool (redis-py's
+        ``Pipeline`` costs about as much again as the round trip on a hit path); on
+        a cluster client it is a redis-py pipeline.
+        """
+        if not commands:
+            return self.get(key), []
+        wire = [("GET", key), *commands]
+        pool = self._pool
+        if pool is None:
+            results = self._run(lambda: self._pipelined(wire))
+        else:
+            results = self._run(lambda: _send_raw(pool, wire))
+        value, extras = results[0], list(results[1:])
+        if isinstance(value, Exception):
+            raise PartialFailure(str(value), extras)
+        return value, extras
+
+    def _pipelined(self, wire: list[tuple[Any, ...]]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for command in wire:
+            pipe.execute_command(*command)
+        results: list[Any] = pipe.execute(raise_on_error=False)
+        return results
 
     def acquire(self, epoch: str, name: str, token: str, lock_ms: int) -> tuple[bool, int]:
         keys = [self.layout.lock(epoch, name), self.layout.generation(epoch)]

@@ -1,7 +1,7 @@
 """Answers built from stored entries, as plain ``(status, headers, body)`` values.
 
-No Flask here: the Flask hooks wrap a ``Reply`` in a response object, and a
-WSGI-level fast path can hand the same values to ``start_response``.
+No Flask here: the Flask hooks wrap a ``Reply`` in a response object, and the
+WSGI fast path (``fast_path.py``) hands the same values to ``start_response``.
 
 - ``served_reply``: a hit or a stale answer. Replays the entry's status and
   headers exactly, adds ``ETag``, ``Age``, ``Cache-Control`` (remaining

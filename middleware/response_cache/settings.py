@@ -23,6 +23,9 @@ key                                    default         meaning
 ``RESPONSE_CACHE_REDIS_URL``           ``None``        for ``STORAGE="redis"``
 ``RESPONSE_CACHE_IDENTIFIER``          ``"response-    the cache's name in ``Cache-Status``
                                        cache"``        (an RFC 8941 token)
+``RESPONSE_CACHE_FAST_PATH``           ``True``        answer hits of public routes in a WSGI
+                                                       layer below Flask (``fast_path.py``);
+                                                       False: every request goes through Flask
 =====================================  ==============  =========================================
 
 Anything invalid raises ``ResponseCacheConfigError`` from ``init_app``, never
@@ -50,6 +53,7 @@ TOGGLE_REFRESH = "RESPONSE_CACHE_TOGGLE_REFRESH"
 STORAGE = "RESPONSE_CACHE_STORAGE"
 REDIS_URL = "RESPONSE_CACHE_REDIS_URL"
 IDENTIFIER = "RESPONSE_CACHE_IDENTIFIER"
+FAST_PATH = "RESPONSE_CACHE_FAST_PATH"
 
 DEFAULTS: dict[str, Any] = {
     ENABLED: True,
@@ -64,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     STORAGE: "memory",
     REDIS_URL: None,
     IDENTIFIER: "response-cache",
+    FAST_PATH: True,
 }
 
 STORAGE_KINDS = ("memory", "null", "redis")
@@ -89,6 +94,7 @@ class Settings:
     storage: str
     redis_url: str | None
     identifier: str
+    fast_path: bool
 
 
 def _number(config: Mapping[str, Any], key: str, minimum: float, integer: bool = False) -> Any:
@@ -138,6 +144,8 @@ def load_settings(config: dict[str, Any]) -> Settings:
         Layout(str(config[NAMESPACE]))
     except ValueError as exc:
         raise ResponseCacheConfigError(f"{NAMESPACE}: {exc}") from None
+    if not isinstance(config[FAST_PATH], bool):
+        raise ResponseCacheConfigError(f"{FAST_PATH} must be a bool, got {config[FAST_PATH]!r}")
     refresh = _number(config, TOGGLE_REFRESH, 0.01)
     if refresh > 1.0:
         raise ResponseCacheConfigError(f"{TOGGLE_REFRESH} must be <= 1 s (toggles honour 1 s)")
@@ -154,4 +162,5 @@ def load_settings(config: dict[str, Any]) -> Settings:
         storage=str(config[STORAGE]),
         redis_url=config[REDIS_URL],
         identifier=config[IDENTIFIER],
+        fast_path=config[FAST_PATH],
     )

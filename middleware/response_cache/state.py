@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, current_app
 
@@ -25,6 +26,8 @@ class CacheState:
     counters: Counters
     # Invalidates tags for operators; raises StorageUnavailable if it could not.
     invalidate_tags: Callable[[Sequence[str]], object]
+    # The WSGI fast hit path (fast_path.FastPath) when installed, else None.
+    fast_path: Any = None
 
     def effective(self, route: CachedRoute, toggle: RouteToggle | None) -> tuple[bool, float]:
         """``(enabled, ttl)`` of ``route`` once runtime toggles are applied."""

@@ -20,6 +20,9 @@ Contract shared by every backend (one contract test suite runs against all):
 - ``shared`` says whether all processes see the same data (Redis) or each has
   its own (memory): a per-process store must replay every invalidation
   itself.
+- Optional, outside the protocol: ``get_with(key, commands)`` reads ``key`` and
+  runs raw ``commands`` in the same round trip (Redis only; see
+  ``redis_storage.py``). Callers check for it with ``getattr``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,15 @@ EPOCH = "epoch"
 
 class StorageUnavailable(Exception):
     """The store cannot be used right now (down, hung, erroring, circuit open)."""
+
+
+class PartialFailure(StorageUnavailable):
+    """A ``get_with`` whose read failed while the commands carried along ran:
+    their results are in ``extras``."""
+
+    def __init__(self, message: str, extras: list[object]) -> None:
+        super().__init__(message)
+        self.extras = extras
 
 
 class Storage(Protocol):

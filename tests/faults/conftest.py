@@ -176,3 +176,15 @@ def deploy(tmp_path: Path) -> Iterator[Callable[..., GunicornServer]]:
 @pytest.fixture
 def reliability_case(record_property: Any) -> CaseRecorder:
     return CaseRecorder(record_property, group="fault")
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselection
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The 10 s flapping variant stands in for the 60 s one only when that is deselected."""
+    names = {item.nodeid for item in items}
+    long_run = "tests/faults/test_flapping.py::test_flapping_redis_under_load[60s]"
+    if long_run in names:
+        skip = pytest.mark.skip(reason="the 60 s flapping variant runs in this session")
+        for item in items:
+            if item.nodeid.endswith("test_flapping_redis_under_load[10s]"):
+                item.add_marker(skip)

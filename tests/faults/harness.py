@@ -32,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tests.support.gunicorn_server import GunicornServer
@@ -72,6 +71,12 @@ class Reply:
     def x_cache(self) -> str:
         return self.headers.get("x-cache", "")
 
+    def __repr__(self) -> str:  # assertion messages: never the whole body
+        return (
+            f"<Reply #{self.probe} {self.method} {self.path} {self.status} "
+            f"{self.x_cache or '-'} {self.ms:.1f} ms {self.body[:80]!r}>"
+        )
+
     @property
     def ms(self) -> float:
         return self.elapsed * 1000
@@ -83,9 +88,11 @@ class Reply:
 class Http:
     """One instance's HTTP interface; thread-safe (one connection per request)."""
 
-    def __init__(self, port: int, timeout: float = 15.0) -> None:
+    def __init__(self, port: int, timeout: float = 15.0, source: str | None = None) -> None:
         self.port = port
         self.timeout = timeout
+        # Any 127.x.y.z is ours on Linux: a client "from another address" on one machine.
+        self.source = (source, 0) if source else None
 
     def request(
         self,
@@ -104,7 +111,9 @@ class Http:
             sent_headers.setdefault("Content-Type", "application/json")
         if cookie:
             sent_headers["Cookie"] = f"session={cookie}"
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=self.timeout, source_address=self.source
+        )
         started = time.perf_counter()
         try:
             connection.request(method, path, body=payload, headers=sent_headers)
@@ -351,7 +360,7 @@ def cache_states(replies: Iterable[Reply]) -> dict[str, int]:
     return states
 
 
-def workdir_of(tmp_path: Path, name: str) -> Path:
-    path = tmp_path / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def redis_commands(client: Any) -> int:
+    """Commands the server has executed so far (``INFO commandstats``)."""
+    stats = client.info("commandstats")
+    return sum(int(entry["calls"]) for entry in stats.values())

@@ -42,7 +42,9 @@ def fetch(url: str) -> tuple[int, str, float]:
 @pytest.mark.parametrize("storage", ["redis", "embedded"])
 def test_concurrent_cold_requests_run_the_view_once(make_app, request, storage):
     redis = request.getfixturevalue("redis_server") if storage == "redis" else None
-    app = make_app(redis=redis)
+    # 200 concurrent threads in ONE process need a pool that large; production sync workers
+    # hold one connection each.
+    app = make_app(redis=redis, REDIS_MAX_CONNECTIONS=256)
     executions = []
     release = threading.Event()
 

@@ -25,6 +25,7 @@ from tests.support.redis_server import RedisServer
 
 # The cluster bus listens on port + 10000, which must be free (and below 65536) too.
 _BUS_OFFSET = 10000
+_CREATE_OPTIONS = ("--cluster-replicas", "0", "--cluster-yes")
 
 
 def _is_free(port: int) -> bool:
@@ -84,8 +85,7 @@ class LocalCluster:
             node.start()
         addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
         subprocess.run(
-            [redis_cli_binary(), "--cluster", "create", *addresses]
-            + ["--cluster-replicas", "0", "--cluster-yes"],
+            [redis_cli_binary(), "--cluster", "create", *addresses, *_CREATE_OPTIONS],
             check=True,
             capture_output=True,
             timeout=timeout,
@@ -114,13 +114,12 @@ class LocalCluster:
         return "unknown"
 
     def node_for(self, key: str) -> RedisServer:
-        """The master serving ``key``'s hash slot."""
+        """The master serving ``key``'s hash slot (from ``CLUSTER SLOTS``)."""
         slot = key_slot(key.encode())
-        for node in self.nodes:
-            slots = node.client().execute_command("CLUSTER", "SLOTS")
-            for start, end, *_ in slots:
-                if int(start) <= slot <= int(end):
-                    return node
+        for start, end, master, *_ in self.nodes[0].client().execute_command("CLUSTER", "SLOTS"):
+            if int(start) <= slot <= int(end):
+                port = int(master[1])
+                return next(node for node in self.nodes if node.port == port)
         raise LookupError(f"no node serves slot {slot}")
 
     def keys_by_node(self) -> dict[int, list[bytes]]:

@@ -3,15 +3,20 @@
 //
 // Contract (env): PORT, DB_PATH (the bench's SQLite file, read-only), REDIS_HOST/REDIS_PORT,
 // EXPRESS_CACHE=on|off (off: no middleware, no getOrSet: the uncached reference),
-// CACHE_TTL (seconds for both layers; the bench uses 3600 so nothing expires mid-run).
+// CACHE_TTL (seconds for both layers; the bench uses 3600 so nothing expires mid-run),
+// EXPRESS_RATELIMIT=on|off and RATELIMIT_MAX: the tutorial's apiLimiter (express-rate-limit +
+// rate-limit-redis on the same Redis, 15-minute window) with its max raised so it never 429s.
 // Routes: GET /api/v1/posts?page&limit and GET /api/v1/posts/:id, answering the app's JSON
 // byte for byte ({"data":[...],"meta":{...}}, datetimes as the app writes them), 404 JSON for a
 // missing or unpublished post. One Node process, as the tutorial runs it.
 import express from 'express';
 import Redis from 'ioredis';
 import Database from 'better-sqlite3';
+import rateLimit from 'express-rate-limit';
+import { RedisStore } from 'rate-limit-redis';
 
 const CACHE_ON = (process.env.EXPRESS_CACHE ?? 'on') !== 'off';
+const LIMIT_ON = (process.env.EXPRESS_RATELIMIT ?? 'off') === 'on';
 const TTL = parseInt(process.env.CACHE_TTL ?? '60', 10);
 
 // --- lib/redis.js -------------------------------------------------------------------------
@@ -172,14 +177,27 @@ const cacheFor = (ttl) => (CACHE_ON ? [httpCache(ttl)] : []);
 router.get('/', ...cacheFor(TTL), controller.list);
 router.get('/:id', ...cacheFor(TTL), controller.getById);
 
+// --- middleware/rateLimiter.js + app.js (the tutorial's apiLimiter) -----------------------
+function apiLimiter() {
+  return rateLimit({
+    windowMs: 15 * 60 * 1000,
+    max: parseInt(process.env.RATELIMIT_MAX ?? '100', 10),
+    standardHeaders: true,
+    legacyHeaders: false,
+    store: new RedisStore({ sendCommand: (...args) => redis.call(...args) }),
+    message: { status: 'error', message: 'Too many requests, please try again later.' },
+  });
+}
+
+if (CACHE_ON || LIMIT_ON) await redis.connect();
 const app = express();
+if (LIMIT_ON) app.use('/api/', apiLimiter());
 app.use('/api/v1/posts', router);
 app.use((err, req, res, next) => {
   const status = err.status ?? 500;
   res.status(status).json({ status: 'error', message: status === 500 ? 'Internal error' : err.message });
 });
 
-if (CACHE_ON) await redis.connect();
 const server = app.listen(parseInt(process.env.PORT ?? '3000', 10), '127.0.0.1');
 const stop = () => server.close(() => { redis.disconnect(); process.exit(0); });
 process.on('SIGTERM', stop);
