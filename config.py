@@ -52,7 +52,7 @@ SESSION_ABSOLUTE_    ``28800``                            seconds after login wh
 TIMEOUT                                                   however active (enforced server-side)
 CACHE_ENABLED        ``true``                             global switch of the response cache
 RESPONSE_CACHE_      ``true``                             answer cache hits of public routes below
-FAST_PATH                                                 Flask's dispatch (D24); false: every
+FAST_PATH                                                 Flask's dispatch (D28); false: every
                                                           request goes through Flask's hooks
 TRUSTED_PROXIES      ``0``                                proxies in front; >0 installs ProxyFix
 TRUSTED_HOSTS        unset (any host)                     comma-separated host names the app answers

@@ -12,6 +12,7 @@ import logging
 from typing import Any, cast
 
 import redis
+import sqlalchemy.exc
 from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -123,10 +124,34 @@ def handle_unexpected(error: Exception) -> Response:
         # but the client still deserves a retryable answer rather than a 500.
         log.warning("redis error reached the error handler: %s", original)
         return json_error(503, _MESSAGES[503], headers={"Retry-After": "5"})
+    if _database_unavailable(original):
+        # The database is unreachable or refusing connections: temporary, so a
+        # retryable 503 (never stored by any cache: json_error sets no-store).
+        log.warning("database unavailable: %s", original.__class__.__name__)
+        _rollback_quietly()
+        return json_error(503, _MESSAGES[503], headers={"Retry-After": "5"})
     if isinstance(original, HTTPException) and not isinstance(original, InternalServerError):
         return handle_http_exception(original)
     log.error("unhandled error", exc_info=original)
     return json_error(500, _MESSAGES[500])
+
+
+def _database_unavailable(error: BaseException) -> bool:
+    """Unreachable, refusing or unreadable database, as opposed to a bug in a query
+    (ProgrammingError) or a conflict (IntegrityError), which stay 500/4xx."""
+    if isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+        return True
+    # Exactly DatabaseError: e.g. SQLite's "file is not a database".
+    return type(error) is sqlalchemy.exc.DatabaseError
+
+
+def _rollback_quietly() -> None:
+    from extensions import db
+
+    try:
+        db.session.rollback()
+    except sqlalchemy.exc.SQLAlchemyError:
+        pass  # the connection is gone; the session is discarded at teardown anyway
 
 
 def register_error_handlers(app: Flask) -> None:

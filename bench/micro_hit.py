@@ -1,7 +1,7 @@
 """Micro-benchmark of the response cache's hit path: fast path on vs off vs a constant route.
 
 Run: ``.venv/bin/python -m bench.micro_hit [--rounds 3] [--seconds 5] [--connections 16]``
-(needs ``wrk`` and ``redis-server`` on PATH). Owned by the fast-path work (decision D24);
+(needs ``wrk`` and ``redis-server`` on PATH). Owned by the fast-path work (decision D28);
 ``make bench`` is the full benchmark, this is the quick, repeatable check of one question:
 what does a cache hit cost when answered below Flask, against the same app answering it
 from Flask's ``before_request`` and against Flask's own ceiling.

@@ -123,3 +123,9 @@ def stats_command() -> None:
     for endpoint in sorted(totals):
         counts = totals[endpoint]
         click.echo(f"{endpoint:32} " + " ".join(f"{counts[name]:>8}" for name in names))
+    journal = ops.journal_stats(state_for())
+    pending = "unreadable" if journal["pending"] < 0 else journal["pending"]
+    click.echo(
+        f"invalidations: {pending} pending (committed, not yet applied), "
+        f"{journal['replayed']} replayed after an outage"
+    )

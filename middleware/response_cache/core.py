@@ -58,6 +58,9 @@ from middleware.response_cache.storage import EPOCH, OK, Storage, StorageUnavail
 
 log = logging.getLogger("response_cache")
 
+# Field of the stats hash counting journal entries applied late (after an outage).
+REPLAYED_FIELD = "journal:replayed"
+
 # After a failed renewal, how long the cache stays untrusted before trying again.
 RENEWAL_BACKOFF = 0.5
 
@@ -177,6 +180,8 @@ class CacheCore:
         if applied and self.journal is not None:
             self.journal.mark_applied(applied)
             log.info("replayed %d pending invalidation(s)", len(applied))
+            # Shared counter for `flask cache stats` (outside the per-endpoint fields).
+            self.storage.hash_incr(self.storage.layout.stats, {REPLAYED_FIELD: len(applied)})
         return epoch
 
     def _renew_local(self) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from middleware.response_cache.core import REPLAYED_FIELD, JournalUnavailable
 from middleware.response_cache.keys import endpoint_pattern
 from middleware.response_cache.routes import CachedRoute
 from middleware.response_cache.state import CacheState
@@ -117,3 +118,18 @@ def purge_pattern(
 def stats(state: CacheState) -> dict[str, dict[str, int]]:
     state.counters.flush()
     return state.counters.read()
+
+
+def journal_stats(state: CacheState) -> dict[str, int]:
+    """Invalidations still waiting in the journal, and how many were applied late.
+
+    Without a journal ``pending`` is 0; an unreadable journal gives -1. Raises
+    ``StorageUnavailable`` when the store is down (``replayed`` lives there).
+    """
+    core = state.core
+    replayed = core.storage.hash_get_all(core.storage.layout.stats).get(REPLAYED_FIELD, b"0")
+    try:
+        pending = len(core.journal.pending()) if core.journal is not None else 0
+    except JournalUnavailable:
+        pending = -1
+    return {"pending": pending, "replayed": int(replayed)}

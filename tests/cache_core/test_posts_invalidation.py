@@ -151,3 +151,29 @@ def test_service_cache_stale_set_race_is_closed(redis_app, actions):
         assert calls == [1]
         assert stale["title"] == "before"  # the reader itself got what it read
         assert post_service.get_post(post["id"])["title"] == "after"
+
+
+def test_cache_stats_show_pending_then_replayed_invalidations(make_app, actions, redis_server):
+    from tests.support.fake_clock import FakeClock
+
+    breaker_clock = FakeClock()
+    app = make_app(redis=redis_server, SESSION_BACKEND="sql", CLOCK=breaker_clock)
+    writer = _writer(actions, app)
+    post = actions.create_post(writer, title="before")
+    _warm(app, post["id"])
+    redis_server.kill()
+    _patch(writer, post["id"], "after")
+    journal = app.extensions["cache_journal"]
+    assert len(journal.pending()) == 1
+
+    redis_server.start()
+    breaker_clock.advance(60)  # past the breaker's reset: the next call probes Redis
+    stats = app.test_cli_runner().invoke(args=["cache", "stats"])
+    assert "1 pending" in stats.output, stats.output
+    # Reads are fresh at once (they bypass while the cache is untrusted); the
+    # replay happens at the first renewal after the core's short back-off.
+    deadline = time.monotonic() + 5
+    while journal.pending() and time.monotonic() < deadline:
+        assert _read_title(app, post["id"]) == ("after", "after")
+    stats = app.test_cli_runner().invoke(args=["cache", "stats"])
+    assert "0 pending" in stats.output and "1 replayed" in stats.output, stats.output

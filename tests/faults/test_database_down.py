@@ -148,12 +148,6 @@ def _states(states: dict[str, int]) -> str:
     return ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
 
 
-@pytest.mark.xfail(
-    reason="errors.handle_unexpected answers 500 to a database error (OperationalError, "
-    "DatabaseError); the checklist wants 503 + Retry-After (reliability anchors rows 20-21). "
-    "Fix in errors.py: map sqlalchemy.exc.OperationalError/DBAPIError to json_error(503, ...).",
-    strict=False,
-)
 def test_database_down_answers_503(
     sqlite_database: Any, redis_server: RedisServer, deploy: Any
 ) -> None:

@@ -48,7 +48,11 @@ def seeded_app(make_app: Any, redis_server: RedisServer) -> Iterator[Flask]:
 @pytest.mark.slow
 @pytest.mark.parametrize("redis_state", ["up", "hung"])
 def test_wsgi_api_never_answers_5xx_and_matches_its_document(
-    redis_state: str, seeded_app: Flask, redis_server: RedisServer, reliability_case: Any
+    redis_state: str,
+    seeded_app: Flask,
+    redis_server: RedisServer,
+    db_backend: str,
+    reliability_case: Any,
 ) -> None:
     cookie = admin_cookie(seeded_app)
     loaded = schemathesis.openapi.from_wsgi("/openapi.json", seeded_app)
@@ -68,7 +72,7 @@ def test_wsgi_api_never_answers_5xx_and_matches_its_document(
         if redis_server.paused:
             redis_server.resume()
     reliability_case.record(
-        case=f"fuzz-wsgi-redis-{redis_state}",
+        case=f"fuzz-wsgi-redis-{redis_state}-{db_backend}",
         fault=f"schemathesis (WSGI), {result.operations} operations x {EXAMPLES} positive + "
         f"{EXAMPLES} negative examples, as the administrator, Redis "
         + ("up" if redis_state == "up" else "SIGSTOPped throughout"),
