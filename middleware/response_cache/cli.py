@@ -9,6 +9,9 @@
     flask --app app cache purge --tag posts [--tag post:42]
     flask --app app cache purge --pattern 'http:posts.list_posts:*' [--dry-run] [--limit N]
     flask --app app cache stats
+    flask --app app cache inspect '/api/v1/posts?page=2'
+    flask --app app cache get 'posts:single:42'
+    flask --app app cache ttl-of 'posts:single:42'
 
 Toggles and purges act on the shared storage, so with Redis every worker of
 every instance follows within a second. Exit status 1 when the storage is
@@ -18,9 +21,10 @@ unavailable or the endpoint is not a cacheable route.
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from middleware.response_cache import ops
+from middleware.response_cache import inspect, ops
 from middleware.response_cache.state import state_for
 from middleware.response_cache.storage import StorageUnavailable
 
@@ -129,3 +133,55 @@ def stats_command() -> None:
         f"invalidations: {pending} pending (committed, not yet applied), "
         f"{journal['replayed']} replayed after an outage"
     )
+
+
+def _show(view: inspect.EntryView) -> None:
+    if not view.found:
+        click.echo(f"{view.name}: not cached")
+        return
+    click.echo(f"name:        {view.name}")
+    click.echo(f"key:         {view.key}")
+    click.echo(f"size:        {view.size} bytes")
+    click.echo(f"age:         {view.age:.1f} s")
+    click.echo(f"fresh for:   {view.fresh_for:.1f} s")
+    click.echo(f"stale until: {view.stale_until:.1f} s (then gone)")
+    if view.status is not None:
+        click.echo(f"status:      {view.status}  etag: {view.etag}")
+    click.echo(f"payload:     {view.preview}")
+
+
+def _describe(name: str) -> inspect.EntryView:
+    try:
+        return inspect.describe(state_for(), name)
+    except StorageUnavailable as exc:
+        _fail(f"cache storage unavailable: {exc}")
+        raise
+
+
+@cache_cli.command("inspect")
+@click.argument("url")
+def inspect_command(url: str) -> None:
+    """Show the entry an anonymous GET of URL would be served from (read-only)."""
+    name = inspect.name_for_url(current_app, state_for(), url)
+    if name is None:
+        _fail(f"{url} is not served from a public cache entry")
+        return
+    _show(_describe(name))
+
+
+@cache_cli.command("get")
+@click.argument("key")
+def get_command(key: str) -> None:
+    """Show one entry by name: a service key (posts:single:42) or an http: name."""
+    _show(_describe(key))
+
+
+@cache_cli.command("ttl-of")
+@click.argument("key")
+def ttl_of_command(key: str) -> None:
+    """Seconds the entry stays fresh, and until it is dropped (-1: not cached)."""
+    view = _describe(key)
+    if not view.found:
+        click.echo("-1")
+        return
+    click.echo(f"fresh {view.fresh_for:.1f} s, kept {view.stale_until:.1f} s")
