@@ -86,8 +86,8 @@ def _prepare(python: Path, plan: Plan, pg: environment.Postgres) -> tuple[Path, 
 
 def _set_app_ttls(bench: Bench) -> str:
     """TTL 3600 s on the app's two routes (``flask cache ttl``), as Flask-Caching and the recipe
-    get in the bench, so nothing expires during the hit stage. Lost on FLUSHALL (later stages
-    do not depend on it)."""
+    get in the bench, so nothing expires during the hit stage. Lost when the bench empties its
+    Redis (later stages do not depend on it)."""
     if not bench.peers.ready("app"):
         return "app not running"
     flask = str(bench.python.parent / "flask")

@@ -22,6 +22,8 @@ from typing import Any
 
 import redis
 
+from bench import private_redis
+
 ENTRIES = 500
 PAYLOAD = {"data": "x" * 15_000, "meta": {"total": 1}}
 
@@ -124,7 +126,7 @@ def main() -> None:
         app, app_error = None, f"{exc.__class__.__name__}: {exc}"
     out: dict[str, Any] = {"app_error": app_error, "sizes": {}}
     for size in (int(s) for s in args.sizes.split(",")):
-        client.flushall()
+        private_redis.empty(client)
         if size:
             client.execute_command("DEBUG", "POPULATE", size, "unrelated", 100)
             time.sleep(0.5)  # let the server finish growing its hash table (active rehashing)

@@ -1,6 +1,6 @@
 """Memory: Redis bytes per cached entry against the body it serves (``MEMORY USAGE``).
 
-Method: FLUSHALL the bench's Redis, wait past the app's trust lease and wake it with one
+Method: empty the bench's own Redis, wait past the app's trust lease and wake it with one
 request, then for 10 list pages and 10 posts of the hit mix: list the keys, GET the URL once
 (cold), list the keys again; the new keys under the target's prefix are what that one
 response cost. For the app the entries are ``{rc}:e:*``: the response's (named ``http:...``)
@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench import probe
+from bench import private_redis, probe
 from bench.dataset import HEALTH_PATH
 from bench.runner import Bench
 
@@ -71,7 +71,7 @@ def run(bench: Bench) -> dict[str, Any]:
     targets = bench.available(tuple(PREFIXES))
     lists = [p for p in bench.hit_urls if "?" in p][:10]
     singles = [p for p in bench.hit_urls if "?" not in p][:10]
-    bench.redis_client().flushall()
+    private_redis.empty(bench.redis_client())
     time.sleep(1.0)  # past the app's trust lease: it re-verifies and starts a new epoch
     for target in targets:
         probe.fetch(bench.peers[target].port, HEALTH_PATH)

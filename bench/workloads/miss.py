@@ -4,7 +4,7 @@ Method (the same for every target, so the ratios compare like with like):
 - The app keys only the query parameters it declares, so a cache-busting ``_miss=N``
   parameter would still hit. Instead each run walks ``dataset.miss_urls``: every published
   post and every list page for ``limit`` 15..25 (not 20, the hit mix's), each URL once,
-  shuffled. The bench's private Redis is emptied (FLUSHALL on our own server, never the
+  shuffled. The bench's private Redis is emptied (SCAN + UNLINK on our own server, never the
   machine's) before every run, so every cache starts cold and no URL repeats within a run.
   ``wrapped`` flags a run that served more requests than the list holds (it would have hit).
   wrk replays the list from its first line (``rotate.lua``), so the first URL was requested.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import private_redis
 from bench.load import LoadSpec
 from bench.runner import Bench, RunRecord, interleaved, records, summarise
 from bench.workloads.checks import cache_states
@@ -29,7 +30,7 @@ LIST_TARGETS = ("app-nocache", "express-nocache", "app-nocache-pg")
 def _run_miss(bench: Bench, domain: int, first_url: str) -> Any:
     def run(target: str, round_no: int) -> RunRecord | None:
         peer = bench.peers[target]
-        bench.redis_client().flushall()
+        private_redis.empty(bench.redis_client())
         spec = LoadSpec(peer.port, bench.files.miss, bench.plan.miss_duration)
         record = bench.measure(target, spec, round_no)
         record.checks = {"wrapped": record.requests > domain}

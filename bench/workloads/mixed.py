@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bench import probe
+from bench import private_redis, probe
 from bench.dataset import LIST_PAGES, Zipf, list_path, page_of, post_path
 from bench.load import LoadSpec
 from bench.runner import Bench, RunRecord, interleaved, records, summarise
@@ -126,7 +126,7 @@ def _checker_posts(bench: Bench, cookies: dict[int, str]) -> list[tuple[int, int
 
 def run(bench: Bench) -> dict[str, Any]:
     targets = bench.available(TARGETS)
-    bench.redis_client().flushall()
+    private_redis.empty(bench.redis_client())
     sequence = build_sequence(bench)
     prepared: dict[str, tuple[Path, list[tuple[int, int, str]]]] = {}
     for target in targets:

@@ -15,27 +15,12 @@ from middleware.response_cache.storage import MemoryStorage
 from models import CacheOutbox
 from redis_link import build_client
 from services.cache_journal import SqlJournal
-
-
-class FakeClock:
-    """Time that moves only when told to (or when the code under test sleeps)."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.fake_clock import FakeClock
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_000.0)
 
 
 @pytest.fixture

@@ -13,27 +13,12 @@ import pytest
 from flask import Flask
 
 from middleware.response_cache import CacheCore, MemoryStorage, ResponseCache, state_for
-
-
-class FakeClock:
-    """Time that moves only when told to, or when the code under test sleeps."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.fake_clock import FakeClock
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1_000.0)
 
 
 def fake_time_core(storage: Any, clock: FakeClock, **options: Any) -> CacheCore:

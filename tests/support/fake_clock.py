@@ -1,4 +1,8 @@
-"""A clock tests move by hand: breakers and session timeouts read it, nobody sleeps."""
+"""A clock tests move by hand: breakers, session timeouts and the cache core read it.
+
+Code under test that "sleeps" on it (the cache core's injected ``sleep``) just
+moves it forward, so no test waits on the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -11,4 +15,7 @@ class FakeClock:
         return self.now
 
     def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
         self.now += seconds
