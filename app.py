@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 
 import cli
+from api_limit import register_api_limit
 from blueprints import admin, auth, health, posts
 from blueprints.api_docs import register_api_docs
 from blueprints.dashboard import register_dashboard
@@ -43,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_redis(app)
     configure_sessions(app)
     configure_limiter(app)
+    register_api_limit(app)
     register_request_guards(app)
     register_response_cache(app)
     register_api(app)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+import api_limit
 import fast_path_limits
 import request_guards
 import sessions
@@ -94,9 +95,8 @@ def register_response_cache(app: Flask) -> None:
     app.config.setdefault("RESPONSE_CACHE_USER_ID_LOADER", current_user_id)
     app.config.setdefault("RESPONSE_CACHE_IDENTIFIER", "posts-api")
     storage = core.storage
-    charge = fast_path_limits.LimiterCharge(
-        app, pipeline_client=storage.client if isinstance(storage, RedisStorage) else None
-    )
+    charge: fast_path_limits.LimiterCharge = app.extensions["api_limit"]
+    charge.use_pipeline(storage.client if isinstance(storage, RedisStorage) else None)
     response_cache.init_app(
         app,
         core=core,
@@ -105,6 +105,7 @@ def register_response_cache(app: Flask) -> None:
         charge=charge,
         accounted_hooks=[
             *fast_path_limits.ACCOUNTED_HOOKS,
+            api_limit.count_api_request,
             request_guards.refuse_cross_site_writes,
             request_guards.require_json_body,
             sessions.mark_session_responses_private,

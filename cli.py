@@ -104,11 +104,36 @@ def _reset_sequences() -> None:
     db.session.commit()
 
 
+def ensure_schema() -> None:
+    """Missing tables, then missing indexes of existing tables: ``create_all`` creates a
+    table's indexes only with the table, and there are no migrations, so an index added
+    later (``ix_posts_author_published_created``) reaches an older database here."""
+    db.create_all()
+    for table in db.metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(db.engine, checkfirst=True)
+
+
+def refresh_statistics() -> None:
+    """Planner statistics after a bulk load, so the first queries use the indexes.
+
+    PostgreSQL plans a fresh table blind until (auto)vacuum visits it; here the published
+    count would scan the table (~3 ms) instead of the index (~1 ms). ``VACUUM`` cannot run
+    in a transaction, hence the autocommit connection. SQLite: nothing (the indexes are
+    chosen without statistics, ``ix_posts_author_published_created`` breaks the one tie).
+    """
+    db.session.commit()
+    if db.engine.dialect.name != "postgresql":
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM ANALYZE")
+
+
 def register(app: Flask) -> None:
     @app.cli.command("init-db")
     def init_db() -> None:
-        """Create missing tables (idempotent)."""
-        db.create_all()
+        """Create missing tables and indexes (idempotent)."""
+        ensure_schema()
         click.echo("database ready")
 
     @app.cli.command("seed")
@@ -118,7 +143,7 @@ def register(app: Flask) -> None:
     @click.option("--if-empty", is_flag=True, help="Do nothing when users already exist.")
     def seed(n_users: int, n_posts: int, n_tags: int, if_empty: bool) -> None:
         """Insert deterministic demo data (the database must be empty)."""
-        db.create_all()
+        ensure_schema()
         existing = db.session.execute(select(func.count()).select_from(User)).scalar_one()
         if existing:
             if if_empty:
@@ -126,6 +151,7 @@ def register(app: Flask) -> None:
                 return
             raise click.ClickException("database is not empty; seed needs an empty database")
         seed_database(n_users, n_posts, n_tags)
+        refresh_statistics()
         click.echo(
             f"seeded {n_users} users, {n_posts} posts, {n_tags} tags "
             f"(password for every demo user: {DEMO_PASSWORD})"
@@ -147,7 +173,7 @@ def register(app: Flask) -> None:
                 for field, messages in error.normalized_messages().items()
             )
             raise click.ClickException(problems) from None
-        db.create_all()
+        ensure_schema()
         try:
             user = users.register(data["email"], data["name"], data["password"], is_admin=admin)
         except ApiError as error:

@@ -61,6 +61,10 @@ TRUSTED_HOSTS        unset (any host)                     comma-separated host n
 MAX_CONTENT_LENGTH   ``1048576``                          largest accepted request body, bytes
 METRICS_TOKEN        unset (admin session only)           bearer token that may read ``/metrics``
                                                           (16+ characters); admin sessions may too
+SERVER_TIMING        ``false``                            add ``Server-Timing: app;dur=<ms>`` (time
+                                                          to ``start_response`` in the outermost
+                                                          WSGI layer) to every response; off by
+                                                          default: timings are a small leak
 ==================== ==================================== ==========================================
 """
 
@@ -316,7 +320,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "APP_ENV": app_env,
         "SECRET_KEY": secret or secrets.token_urlsafe(32),
         "SQLALCHEMY_DATABASE_URI": database_url_from(env),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A ping per checkout finds connections a restarted server dropped; a SQLite file
+        # has no server, so there it would only cost a query per request.
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": not database_url_from(env).startswith("sqlite")
+        },
         "REDIS_URL": redis_url_from(env),
         "REDIS_TIMEOUT": _float(env, "REDIS_TIMEOUT", 0.25),
         # Connections per process; waiting for a free one is bounded by REDIS_TIMEOUT too.
@@ -335,6 +343,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1),
         # /metrics: Prometheus sends "Authorization: Bearer <METRICS_TOKEN>".
         "METRICS_TOKEN": _token(env, "METRICS_TOKEN"),
+        # W3C Server-Timing on every response (observability/middleware.py); opt-in.
+        "SERVER_TIMING": _bool(env, "SERVER_TIMING", False),
         # Sessions. Cookies: HttpOnly and SameSite=Lax always, Secure outside
         # development. Refreshing the cookie on every response would add
         # Set-Cookie and Vary: Cookie to every answer and a Redis write to

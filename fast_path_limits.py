@@ -29,9 +29,10 @@ Contract:
   piggy-backed script (NOSCRIPT after a restart or failover) means it did not run: the
   request is then counted by ``charge``, which loads the script again.
 - **Exactly once.** Every counted request gets ``rate_limits.PRECHARGED`` in
-  its environ; should the fast path hand it on to Flask afterwards (the
-  pipelined count comes before the entry is known to be a hit), Flask-Limiter
-  deducts 0 for it and still adds its headers. A request the fast path hands
+  its environ, and, when allowed, its headers under ``rate_limits.COUNTED_HEADERS``;
+  should the fast path hand it on to Flask afterwards (the pipelined count comes
+  before the entry is known to be a hit), neither ``api_limit`` nor Flask-Limiter
+  counts it again and the Flask path adds those headers. A request the fast path hands
   on before counting (no ticket, store unavailable) is counted by Flask alone.
   A pipeline lost mid-flight (Redis dying) may be counted twice, once per
   side, which the outage policy (per-process counts, D5) already allows.
@@ -42,6 +43,8 @@ Contract:
   answer is the Flask path's 429: ``errors.json_error``'s body ("Too many
   requests: limit is <limit>."), ``Cache-Control: no-store``, the same headers
   with ``Retry-After`` (seconds to the window's reset).
+- **The Flask path** uses the same charge (``api_limit.py``): one round trip per
+  request there too, where Flask-Limiter would make three.
 - **When it declines** (returns None: the request goes to Flask, uncounted):
   the limiter is set up in a way not reproduced here (meta limits, default
   limits, request filters, another strategy, an ``api`` limit other than
@@ -116,7 +119,8 @@ class LimiterCharge:
 
     def __init__(self, app: Flask, pipeline_client: Any = None) -> None:
         """``pipeline_client``: the cache storage's Redis client; counts ride on its reads
-        when it is the client the limiter's storage uses."""
+        when it is the client the limiter's storage uses (also settable later with
+        ``use_pipeline``)."""
         self.app = app
         self.limiter: Limiter = app.extensions["rate_limits"]
         self._plans: dict[str, str] = {}
@@ -130,9 +134,8 @@ class LimiterCharge:
         # On FailoverStorage, one script call counts and reads the TTL (else limits'
         # strategy: hit, then get_window_stats, as Flask-Limiter does).
         self.failover = storage if isinstance(storage, FailoverStorage) else None
-        self.pipelined = self.failover is not None and (
-            pipeline_client is not None and self.failover.link.client is pipeline_client
-        )
+        self.pipelined = False
+        self.use_pipeline(pipeline_client)
         self.script_sha = ""
         self._redis_prefix = ""
         if self.failover is not None:
@@ -140,6 +143,18 @@ class LimiterCharge:
             self.script_sha = self._script.sha
             self._redis_prefix = self.failover.redis.prefixed_key("")
             self._memory = FixedWindowRateLimiter(self.failover.memory)
+
+    @property
+    def usable(self) -> bool:
+        """Whether this charge reproduces the app's limiter (else it always declines)."""
+        return self._usable
+
+    def use_pipeline(self, client: Any) -> None:
+        """Let counts ride on reads made with ``client`` when the limiter's storage uses
+        that very client (the response cache's Redis storage, for the fast path)."""
+        self.pipelined = self.failover is not None and (
+            client is not None and self.failover.link.client is client
+        )
 
     # -- set-up checks -----------------------------------------------------------
 
@@ -152,7 +167,11 @@ class LimiterCharge:
         return (
             isinstance(limiter.limiter, FixedWindowRateLimiter)
             and not getattr(limiter, "_meta_limits", [True])
-            and not getattr(limiter, "_request_filters", [True])
+            # No request filter but api_limit's own (it exempts what was counted here).
+            and all(
+                f is rate_limits.counted_elsewhere
+                for f in getattr(limiter, "_request_filters", [None])
+            )
             and not getattr(manager, "_default_limits", [True])
             and len(app_limits) == 1
             and app_limits[0].scope == rate_limits.API_POLICY
@@ -319,7 +338,7 @@ class _Ticket:
             # An error reply (NOSCRIPT after a restart or failover): the script did
             # not run, nothing was counted; count now (the script gets loaded again).
             return self.charge()
-        return self._counted(int(result[0]), int(result[1]))
+        return self._counted_on_redis(int(result[0]), int(result[1]))
 
     def charge(self) -> Verdict:
         owner, limit = self.owner, self.limit
@@ -328,18 +347,22 @@ class _Ticket:
                 count, ttl = owner.count_on_redis(limit, self.identifiers)
             except redis.RedisError:
                 allowed, remaining, reset_at = owner.count_in_memory(limit, self.identifiers)
-                self.environ[rate_limits.PRECHARGED] = True
-                return owner.verdict(limit, allowed, remaining, reset_at)
-            return self._counted(count, ttl)
+                return self._counted(allowed, remaining, reset_at)
+            return self._counted_on_redis(count, ttl)
         strategy = owner.limiter.limiter
         allowed = strategy.hit(limit.item, *self.identifiers)
-        self.environ[rate_limits.PRECHARGED] = True
         reset_at, remaining = strategy.get_window_stats(limit.item, *self.identifiers)
-        return owner.verdict(limit, allowed, remaining, reset_at)
+        return self._counted(allowed, remaining, reset_at)
 
-    def _counted(self, count: int, ttl: int) -> Verdict:
+    def _counted_on_redis(self, count: int, ttl: int) -> Verdict:
+        amount = self.limit.amount
+        return self._counted(count <= amount, amount - count, max(ttl, 0) + time.time())
+
+    def _counted(self, allowed: bool, remaining: int, reset_at: float) -> Verdict:
+        """The verdict, with the request marked as counted (and, when allowed, its
+        headers kept for the Flask path, should the request be handed on)."""
         self.environ[rate_limits.PRECHARGED] = True
-        limit = self.limit
-        return self.owner.verdict(
-            limit, count <= limit.amount, limit.amount - count, max(ttl, 0) + time.time()
-        )
+        verdict = self.owner.verdict(self.limit, allowed, remaining, reset_at)
+        if not isinstance(verdict, Reply):
+            self.environ[rate_limits.COUNTED_HEADERS] = verdict
+        return verdict

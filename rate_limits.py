@@ -21,9 +21,12 @@ Contract:
   ``"api";r=57;t=600``). ``Retry-After`` appears only on a 429 from these limits
   (seconds until the breached window resets) or where a view set its own.
 - A 429 uses the shared JSON error shape (errors.py).
-- A request already counted below Flask (``PRECHARGED`` in its environ: the response
-  cache's fast path, ``fast_path_limits.py``, counts the hits it answers and any request
-  it charged before handing it on) costs 0 here: counted once, headers as usual.
+- The ``api`` bucket is normally counted by ``api_limit.py`` in one round trip (the
+  fast path's ``LimiterCharge``, on the Flask path too): such a request carries its
+  headers in the environ (``COUNTED_HEADERS``), Flask-Limiter skips it (request filter
+  ``counted_elsewhere``) and ``add_standard_headers`` sets them. Routes with limits of
+  their own (auth) are counted by Flask-Limiter as usual. A request marked
+  ``PRECHARGED`` without headers (should the filter be missing) costs 0 here.
 - ``failed_logins()`` counts failed logins per account (``RATELIMIT_LOGIN_FAILURES``,
   keyed by a hash of the normalised e-mail, known or not) on the same storage.
 """
@@ -57,6 +60,10 @@ _LIMITER_RETRY_AFTER = "X-Limiter-Retry-After"
 # fast_path_limits.py) that already counted this request in the "api" bucket:
 # Flask-Limiter then deducts 0, so every request is counted exactly once.
 PRECHARGED = "rate_limits.precharged"
+# The rate-limit headers of a request already counted in one round trip (api_limit.py,
+# or the fast path before handing the request on): Flask-Limiter skips such a request
+# (``counted_elsewhere`` is its request filter) and add_standard_headers sets these.
+COUNTED_HEADERS = "rate_limits.counted_headers"
 
 T = TypeVar("T")
 _exempt: dict[str, Blueprint | Callable[..., Any]] = {}
@@ -120,6 +127,12 @@ def api_cost() -> int:
     return 0 if request.environ.get(PRECHARGED) else 1
 
 
+def counted_elsewhere() -> bool:
+    """Flask-Limiter request filter: True when this request was counted already, with
+    its headers kept in the environ (``COUNTED_HEADERS``), by ``api_limit``."""
+    return COUNTED_HEADERS in request.environ
+
+
 def build_storage(link: RedisLink | None) -> Storage:
     return FailoverStorage(f"{SCHEME}://", link=link) if link else MemoryStorage()
 
@@ -164,6 +177,11 @@ def _policy_name(limit: RequestLimit) -> str:
 
 def add_standard_headers(response: Response) -> Response:
     """IETF RateLimit fields for every evaluated limit; Retry-After only where it means it."""
+    counted: list[tuple[str, str]] | None = request.environ.get(COUNTED_HEADERS)
+    if counted is not None:  # counted in one round trip; Flask-Limiter skipped it
+        for name, value in counted:
+            response.headers[name] = value
+        return response
     limiter: Limiter = current_app.extensions["rate_limits"]
     limiter_retry_after = response.headers.pop(_LIMITER_RETRY_AFTER, None)
     current = limiter.current_limit

@@ -80,13 +80,26 @@ def _hit_goals(results: dict[str, Any]) -> list[Goal]:
 
 
 def _latency_goal(results: dict[str, Any]) -> Goal:
-    server = dig(results, "latency", "server_timing_ms", "app")
+    """Judged on the app's ``Server-Timing`` median (median of per-round medians) over HITs
+    read by the sequential client; every answer must have been a HIT. Without one, the wrk
+    client-side median is shown (an upper bound)."""
+    text = "hit median <= 0.5 ms at the server (c=1)"
     client = dig(results, "latency", "summary", "app", "p50_ms", "median")
-    if server is not None:
-        return Goal("latency", "hit median <= 0.5 ms at the server (c=1)",
-                    f"{server:.3f} ms (Server-Timing)", server <= 0.5)  # fmt: skip
+    client_text = f"client (wrk) p50 {_fmt(client, ' ms', 3)}"
+    server = dig(results, "latency", "server_timing", "app")
+    median = dig(server, "median_ms", "median")
+    if server is not None and median is not None:
+        p99 = dig(server, "p99_ms", "median")
+        bad = server["not_hit"] + server["missing"]
+        measured = (
+            f"{median:.3f} ms at the server (Server-Timing; p99 {_fmt(p99, ' ms', 3)}, "
+            f"{server['hits_timed']:,} HITs"
+            + (f", {bad} answers not timed HITs" if bad else "")
+            + f"); {client_text}"
+        )
+        return Goal("latency", text, measured, median <= 0.5 and bad == 0)
     return Goal(
-        "latency", "hit median <= 0.5 ms at the server (c=1)",
+        "latency", text,
         f"{_fmt(client, ' ms', 3)} at the client (no Server-Timing; an upper bound)",
         None if client is None else client <= 0.5,
     )  # fmt: skip

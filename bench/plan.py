@@ -3,7 +3,9 @@
 Contract: ``make_plan(quick, only, rounds, duration)`` returns a frozen ``Plan``. The full plan
 fits ``make bench`` in under 10 minutes on a 2-core machine; the quick one fits
 ``make bench-quick`` in under 2. ``--rounds`` and ``--duration`` override the hit-path
-rounds and run length (other workloads scale from them).
+rounds and run length (other workloads scale from them). ``server_timing_requests`` and
+``server_timing_seconds`` bound the sequential Server-Timing client of the latency workload
+(per target and round, whichever ends first).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class Plan:
     mixed_rounds: int
     mixed_duration: float  # seconds per mixed run (total per target = rounds x this)
     redis_down_duration: float
+    server_timing_seconds: float = 4.0
+    server_timing_requests: int = 2000
     invalidation_sizes: tuple[int, ...] = (0, 100_000, 1_000_000)
     invalidation_reps: int = 5
     stampede_clients: int = 200
@@ -50,7 +54,7 @@ def make_plan(
         return Plan(
             quick=True, rounds=r, duration=d, warmup=1.0, latency_duration=max(1.0, d - 1),
             miss_duration=max(1.0, d - 1), mixed_rounds=1, mixed_duration=15.0,
-            redis_down_duration=max(1.0, d - 1),
+            redis_down_duration=max(1.0, d - 1), server_timing_seconds=2.0,
             invalidation_reps=1, postgres=False, workloads=chosen,
         )  # fmt: skip
     r = rounds or 3

@@ -3,7 +3,8 @@
 Contract: ``write_reports(doc, out_dir)`` writes the three files; ``render_markdown(doc)`` is
 pure (the unit tests call it). The Markdown opens with date, machine and command, then the
 targets of issue 7 marked met / not met, then one table per workload: medians with min-max,
-every ratio the median of per-round ratios, CPU per request and "other load". The chart shows
+every ratio the median of per-round ratios, CPU per request and "other load" (plus the hit
+latency at the server, from ``Server-Timing``, beside wrk's client-side figure). The chart shows
 hit throughput as a share of the constant-body Flask route under the same limiter setting.
 """
 
@@ -105,6 +106,40 @@ def _simple_section(title: str, summary: dict[str, Any] | None, refs: tuple[str,
         return []
     present = tuple(r for r in refs if r in summary)
     return [f"## {title}", "", *_load_table(summary, lambda t: present), ""]
+
+
+def _server_timing_section(doc: dict[str, Any]) -> list[str]:
+    timed = dig(doc, "results", "latency", "server_timing")
+    if not timed:
+        return []
+    summary = dig(doc, "results", "latency", "summary") or {}
+    bounds = dig(doc, "results", "latency", "server_timing_bounds") or {}
+    limit = (f"at most {bounds['requests']:,} requests or {bounds['seconds']:g} s"
+             if bounds else "bounded")  # fmt: skip
+    lines = [
+        "## Hit latency at the server (`Server-Timing`, c=1)",
+        "",
+        "After each wrk `-c1` run, in the same round, one sequential client walks the same URL "
+        f"mix ({limit} per target and round) and reads `Server-Timing: app;dur=` from every "
+        "answer, which must be a HIT: the time from entering the app's outermost WSGI layer to "
+        "its response headers (gunicorn's parsing and socket writes excluded). Medians and p99s "
+        "are per round, then the median (min-max) over rounds.",
+        "",
+        "| target | timed HITs | other answers | server median ms | server p99 ms | "
+        "this client's round trip median ms | wrk p50 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for target, entry in timed.items():
+        wrk_p50 = _spread(dig(summary, target, "p50_ms"), 3)
+        if entry is None:
+            lines.append(f"| {target} | no `Server-Timing` | | | | | {wrk_p50} |")
+            continue
+        lines.append(
+            f"| {target} | {entry['hits_timed']:,} | {entry['not_hit'] + entry['missing']} | "
+            f"{_spread(entry['median_ms'], 3)} | {_spread(entry['p99_ms'], 3)} | "
+            f"{_spread(entry['client_median_ms'], 3)} | {wrk_p50} |"
+        )
+    return [*lines, ""]
 
 
 def _stampede_section(doc: dict[str, Any]) -> list[str]:
@@ -212,6 +247,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         dig(results, "latency", "summary"),
         ("flask-constant", "flask-caching", "express-limiter", "express"),
     )
+    lines += _server_timing_section(doc)
     lines += _simple_section(
         "Miss path (every request a miss)",
         dig(results, "miss", "summary"),

@@ -54,7 +54,7 @@ def list_cache_routes() -> Answer:
 
 
 @bp.route("/cache/routes/<endpoint>", methods=["PATCH"])
-@bp.arguments(CacheRoutePatch)
+@bp.arguments(CacheRoutePatch())
 @bp.alt_response(200, schema=CacheRouteOut, success=True, description="The route's new settings")
 @bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
 @bp.alt_response(403, schema=ApiErrorSchema, description="Not an administrator")
@@ -74,7 +74,7 @@ def update_cache_route(changes: dict[str, Any], endpoint: str) -> Answer:
 
 
 @bp.route("/cache/purge", methods=["POST"])
-@bp.arguments(CachePurgeIn)
+@bp.arguments(CachePurgeIn())
 @bp.alt_response(200, schema=CachePurgeOut, success=True, description="Tags invalidated")
 @bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
 @bp.alt_response(403, schema=ApiErrorSchema, description="Not an administrator")

@@ -21,7 +21,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @bp.route("/register", methods=["POST"])
-@bp.arguments(RegisterIn)
+@bp.arguments(RegisterIn())
 @bp.alt_response(201, schema=UserOut, success=True, description="Created")
 @bp.alt_response(409, schema=ApiErrorSchema, description="Email taken")
 def register(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -30,7 +30,7 @@ def register(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]
 
 
 @bp.route("/login", methods=["POST"])
-@bp.arguments(LoginIn)
+@bp.arguments(LoginIn())
 @bp.alt_response(200, schema=UserOut, success=True, description="Logged in")
 @bp.alt_response(401, schema=ApiErrorSchema, description="Invalid email or password")
 @bp.alt_response(429, schema=ApiErrorSchema, description="Too many attempts (Retry-After)")

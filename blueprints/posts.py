@@ -48,7 +48,7 @@ def _viewer_id() -> int | None:
 
 
 @bp.route("/posts")
-@bp.arguments(PostListQuery, location="query")
+@bp.arguments(PostListQuery(), location="query")
 @bp.alt_response(200, schema=PostPage, success=True, description="Published posts, newest first")
 @cache_response(
     ttl=60,
@@ -71,7 +71,8 @@ def list_posts(query: dict[str, Any]) -> Page:
 @cache_response(
     ttl=300,
     scope="public",
-    tags=["posts", "post:{post_id}"],
+    # Only its own post: list-changing writes (tag "posts") leave other posts cached (D31).
+    tags=["post:{post_id}"],
     query=[],
     stale_while_revalidate=30,
     stale_if_error=300,
@@ -82,7 +83,7 @@ def get_post(post_id: int) -> dict[str, Any]:
 
 @bp.route("/posts", methods=["POST"])
 @login_required
-@bp.arguments(PostIn)
+@bp.arguments(PostIn())
 @bp.alt_response(201, schema=PostOut, success=True, description="Created", headers=LOCATION)
 @bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
 def create_post(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -93,7 +94,7 @@ def create_post(data: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
 
 @bp.route("/posts/<int(max=2147483647):post_id>", methods=["PATCH"])
 @login_required
-@bp.arguments(PostPatch)
+@bp.arguments(PostPatch())
 @bp.alt_response(200, schema=PostOut, success=True, description="Updated")
 @bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
 @bp.alt_response(403, schema=ApiErrorSchema, description="Not the author")
@@ -117,7 +118,7 @@ def delete_post(post_id: int) -> tuple[str, int]:
 
 @bp.route("/users/me/posts")
 @login_required
-@bp.arguments(PageQuery, location="query")
+@bp.arguments(PageQuery(), location="query")
 @bp.alt_response(200, schema=PostPage, success=True, description="The caller's posts, drafts too")
 @bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
 @cache_response(ttl=60, scope="user", tags=["user:{user_id}"], query=["page", "limit"])

@@ -29,10 +29,17 @@ class Tag(db.Model):  # type: ignore[name-defined,misc]
 
 class Post(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "posts"
-    # The list query filters on published and orders newest first.
+    # The list query filters on published and orders newest first; an author's own list
+    # (drafts included) filters on author_id alone.
     __table_args__ = (
         Index("ix_posts_published_created", "published", "created_at", "id"),
         Index("ix_posts_author_created", "author_id", "created_at", "id"),
+        # The public list by author (``?author_id=``): published posts of one author, newest
+        # first, counted and paged from this index alone. Without it SQLite (no ANALYZE
+        # stats) sees one equality column in each index above and picks by creation order,
+        # which create_all does not fix: half the databases walked every published post
+        # checking the author in the table (~5 ms a list on 10,000 posts instead of ~50 us).
+        Index("ix_posts_author_published_created", "author_id", "published", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

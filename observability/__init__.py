@@ -5,7 +5,8 @@
 1. the ``access`` logger to stderr (``request_log``), one JSON line per request;
 2. per-app metrics (``metrics``), multiprocess-aware, with the response cache's own store and
    error counters when the app has the cache;
-3. ``RequestObserver`` (``middleware``) around ``app.wsgi_app``, feeding both;
+3. ``RequestObserver`` (``middleware``) around ``app.wsgi_app``, feeding both, and stamping
+   ``Server-Timing`` when ``SERVER_TIMING`` is true;
 4. the ``/metrics`` endpoint (``blueprints/metrics.py``), token- or admin-protected.
 
 Call it LAST in ``create_app``: the observer must wrap every layer the app installs (the
@@ -33,4 +34,8 @@ def register_observability(app: Flask) -> None:
         set_cache_counter_source(app, response_cache_counters)
     app.register_blueprint(metrics_endpoint.bp)
     app.url_value_preprocessor(remember_rule)
-    app.wsgi_app = RequestObserver(app, sinks=(log_access, metrics.observe))  # type: ignore[method-assign]
+    app.wsgi_app = RequestObserver(  # type: ignore[method-assign]
+        app,
+        sinks=(log_access, metrics.observe),
+        server_timing=bool(app.config.get("SERVER_TIMING", False)),
+    )

@@ -13,6 +13,14 @@ Contract:
   ``remember_rule`` (a URL value preprocessor: it runs on every request Flask dispatches, before
   any ``before_request`` hook can answer), else matched here against the URL map (a response
   answered below Flask).
+- ``Server-Timing: app;dur=<ms, 3 decimals>`` (W3C Server Timing) when ``server_timing`` is
+  true (setting ``SERVER_TIMING``, default off): the time from entering this layer until the
+  app below calls ``start_response``. For a hit answered by the fast path (its body is already
+  bytes) that is the whole server-side handling of the request. This layer owns the header:
+  any ``Server-Timing`` coming from below (a view, or a stored response replaying one) is
+  dropped, on or off, so a response carries exactly one, fresh, or none. The header is added
+  here, above the response cache, so a stored entry never holds it. Off, the cost is nil (no
+  clock read, no formatting); on, one ``perf_counter`` and one f-string.
 - Timing uses ``time.perf_counter`` (monotonic); nothing here touches Redis or the database.
 """
 
@@ -34,7 +42,9 @@ if TYPE_CHECKING:
 
 Sink = Callable[[Observation], None]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
-_REQUEST_ID_LOWER = REQUEST_ID_HEADER.lower()
+SERVER_TIMING_HEADER = "Server-Timing"
+# Headers this layer owns: whatever the layers below say under these names is dropped.
+_OWNED = frozenset({REQUEST_ID_HEADER.lower(), SERVER_TIMING_HEADER.lower()})
 # Flask clears environ["werkzeug.request"] when its request context ends, so the rule is kept here.
 RULE_KEY = "observability.url_rule"
 _NOT_DISPATCHED = object()
@@ -94,24 +104,29 @@ class _ReportingBody:
 
 
 class RequestObserver:
-    def __init__(self, app: Flask, sinks: Iterable[Sink]) -> None:
+    def __init__(self, app: Flask, sinks: Iterable[Sink], *, server_timing: bool = False) -> None:
         self.app = app
         self.wsgi_app: WSGIApplication = app.wsgi_app
         self.sinks = tuple(sinks)
+        self.server_timing = server_timing
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = perf_counter()
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
         environ[ENVIRON_KEY] = request_id
         outcome = _Outcome()
+        timed = self.server_timing
 
         def observed_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
+            elapsed_ms = (perf_counter() - started) * 1000.0 if timed else 0.0
             outcome.status = int(status.split(" ", 1)[0])
-            kept = [(name, value) for name, value in headers if name.lower() != _REQUEST_ID_LOWER]
+            kept = [(name, value) for name, value in headers if name.lower() not in _OWNED]
             outcome.cache = next((v for n, v in kept if n.lower() == "x-cache"), None)
             kept.append((REQUEST_ID_HEADER, request_id))
+            if timed:
+                kept.append((SERVER_TIMING_HEADER, f"app;dur={elapsed_ms:.3f}"))
             return start_response(status, kept, exc_info)
 
         def finish() -> None:

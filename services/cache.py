@@ -5,7 +5,11 @@ Contract:
   ``key`` or calls ``loader()`` and caches its result, with the core's
   single-flight, stale serving and stale-set protection (one core, two faces:
   the response cache uses the same one, so one tag invalidation clears both).
-  ``None`` results are returned but never cached.
+  ``None`` results are returned but never cached. Called while the request
+  fills a response-cache entry (``filling_response()``: the response cache
+  missed, holds the fill lock for the answer and will store it), it calls the
+  loader directly, counted as ``skipped`` (D30). Requests the response cache
+  bypasses (logged-in readers, routes switched off) use it as above.
 - Values are JSON (orjson), prefixed with a format byte: a value of another
   format reads as a miss, so a format change needs no flush. Never pickle.
 - ``invalidate(*keys)`` and ``invalidate_tags(*tags)`` are durable: they go
@@ -30,6 +34,7 @@ from typing import Any, TypeVar
 import orjson
 from flask import current_app
 
+from middleware.response_cache import filling_response
 from middleware.response_cache.core import BYPASS, HIT, STALE, CacheCore
 from middleware.response_cache.record import Freshness
 from middleware.response_cache.storage import StorageUnavailable
@@ -95,6 +100,12 @@ def get_or_set(
         raise ValueError("service cache keys may not start with 'http:'")
     core = _core()
     if core is None:
+        return loader()
+    if filling_response():
+        # The response cache missed this request's answer and holds its fill lock: the
+        # entry here almost always missed too (same tags, same lifetimes), so reading
+        # and storing it would cost two round trips for nothing (D30).
+        _counters.add("skipped", core)
         return loader()
     found = core.lookup(key)
     if found.outcome in (HIT, STALE) and found.record is not None:

@@ -4,7 +4,9 @@ Contract: ``build_specs(Context)`` returns a ``PeerSpec`` per target. Every Pyth
 ``gunicorn -c gunicorn.conf.py <module>:app`` from the repository root with the app's
 production settings (``APP_ENV=production``, ``WEB_CONCURRENCY=2``, sync workers), the bench's
 Redis and SQLite file, and rate limits high enough never to answer 429 while still counting
-every request. The Express recipe runs as one ``node server.js`` process.
+every request. They all get ``SERVER_TIMING=true``: the app then stamps ``Server-Timing`` (the
+latency workload's server-side figure); the peers ignore it. The Express recipe runs as one
+``node server.js`` process.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def _python_env(ctx: Context, port: int, **extra: str) -> dict[str, str]:
         "RATELIMIT_API": HIGH_LIMIT,
         "RATELIMIT_AUTH": HIGH_LIMIT,
         "RATELIMIT_LOGIN_FAILURES": HIGH_LIMIT,
+        "SERVER_TIMING": "true",
         **extra,
     }
 

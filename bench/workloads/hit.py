@@ -6,13 +6,20 @@ Contract of ``run(bench)`` (hit) and ``run_latency(bench)`` (latency):
   after every measured run the first and last URLs must answer HIT (``checks`` in each record;
   ``hits_verified`` summarises). A target without a cache header is reported as "no HITs".
 - Figures: ``runner.summarise`` with ratios against every other target of the same round.
+- Latency only: right after each target's wrk ``-c1`` run, in the same round, a sequential
+  client (``bench.server_timing.sample``, still c=1, bounded by the plan's
+  ``server_timing_requests`` / ``server_timing_seconds``) walks the same URL mix and reads each
+  HIT's ``Server-Timing`` (the Python targets run with ``SERVER_TIMING=true``; only this app
+  sends it). Per round: median, p90, p99 (``checks["server_timing"]`` of the record); over
+  rounds: ``server_timing[target]`` (None for targets that send none). The goal is judged on
+  the server-side median; wrk's client-side p50 stays in ``summary``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench import probe
+from bench import server_timing
 from bench.load import LoadSpec, run_load
 from bench.runner import Bench, RunRecord, interleaved, records, summarise
 from bench.workloads.checks import all_hits, cache_states, compare_peers
@@ -40,7 +47,7 @@ def _warmup(bench: Bench, seconds: float) -> Any:
     return warm
 
 
-def _runner(bench: Bench, duration: float, connections: int) -> Any:
+def _runner(bench: Bench, duration: float, connections: int, timed: bool = False) -> Any:
     def run(target: str, round_no: int) -> RunRecord | None:
         peer = bench.peers[target]
         if not bench.peers.ready(target):
@@ -53,10 +60,19 @@ def _runner(bench: Bench, duration: float, connections: int) -> Any:
             after = cache_states(bench, target, _edges(bench))
             record.checks = {"before": before, "after": after,
                              "hits": all_hits(before) and all_hits(after)}  # fmt: skip
-        print(
+        line = (
             f"    {target:24s} r{round_no} {record.rps:8.0f} req/s  p99 {record.p99_ms:6.1f} ms"
             f"  cpu {record.server_cpu_us or 0:6.0f} us/req  other {record.other_cores:.2f}"
         )
+        if timed and caching:
+            figures = _timed_round(bench, target)
+            record.checks["server_timing"] = figures
+            if figures and figures["median_ms"] is not None:
+                line += (
+                    f"\n    {'':24s}    server (Server-Timing) median {figures['median_ms']:.3f}"
+                    f" ms  p99 {figures['p99_ms']:.3f} ms  over {figures['hits_timed']} hits"
+                )
+        print(line)
         return record
 
     return run
@@ -136,45 +152,41 @@ def run_latency(bench: Bench) -> dict[str, Any]:
     plan = bench.plan
     print(f"  hit latency (c=1): {len(targets)} targets x {plan.rounds} rounds")
     warm = None if plan.runs("hit") else _warmup(bench, 1.0)  # the hit path left them warm
-    table = interleaved(targets, plan.rounds, _runner(bench, plan.latency_duration, 1), warm)
-    server_side = _server_timing(bench, targets)
+    runner = _runner(bench, plan.latency_duration, 1, timed=True)
+    table = interleaved(targets, plan.rounds, runner, warm)
+    server_side = {
+        target: server_timing.summarise(
+            [row[target].checks.get("server_timing") for row in table if target in row]
+        )
+        for target in targets
+    }
+    for target, entry in server_side.items():
+        if entry and (entry["not_hit"] or entry["missing"]):
+            problems = [r["first_problem"] for r in entry["rounds"] if r["first_problem"]]
+            bench.note(
+                f"latency, {target}: {entry['not_hit']} answers of the Server-Timing client were "
+                f"not 200 HITs, {entry['missing']} had no Server-Timing (first: {problems[:1]})"
+            )
     return {
         "connections": 1,
         "summary": summarise(table, targets),
-        "server_timing_ms": server_side,
+        "server_timing": server_side,
+        "server_timing_bounds": {
+            "requests": plan.server_timing_requests,
+            "seconds": plan.server_timing_seconds,
+        },
         "runs": records(table),
     }
 
 
-def _server_timing(bench: Bench, targets: list[str]) -> dict[str, float | None]:
-    """The median ``Server-Timing`` total a target reports for hit URLs, if it reports one."""
-    found: dict[str, float | None] = {}
-    for target in targets:
-        values = []
-        for path in bench.hit_urls[:50]:
-            try:
-                header = probe.fetch(bench.peers[target].port, path).headers.get("server-timing")
-            except OSError:
-                continue
-            value = _duration_of(header)
-            if value is not None:
-                values.append(value)
-        found[target] = sorted(values)[len(values) // 2] if values else None
-    return found
-
-
-def _duration_of(header: str | None) -> float | None:
-    if not header:
-        return None
-    total = 0.0
-    seen = False
-    for metric in header.split(","):
-        for param in metric.split(";")[1:]:
-            name, _, value = param.strip().partition("=")
-            if name == "dur":
-                try:
-                    total += float(value)
-                    seen = True
-                except ValueError:
-                    pass
-    return total if seen else None
+def _timed_round(bench: Bench, target: str) -> dict[str, Any] | None:
+    """One round of the sequential Server-Timing client against ``target``."""
+    peer = bench.peers[target]
+    found = server_timing.sample(
+        peer.port,
+        bench.hit_urls,
+        peer.spec.cache,
+        max_requests=bench.plan.server_timing_requests,
+        max_seconds=bench.plan.server_timing_seconds,
+    )
+    return server_timing.round_figures(found)

@@ -15,7 +15,8 @@ Public surface::
   ``ops.py``, ``cli.py``.
 - Shared with the service-level cache: ``CacheCore`` (trust, single-flight,
   stale serving, tags), ``Freshness``, ``Layout`` and the storages
-  (``MemoryStorage``, ``NullStorage``, ``RedisStorage``).
+  (``MemoryStorage``, ``NullStorage``, ``RedisStorage``); ``filling_response()``
+  tells it that the current request computes a response under the fill lock.
 
 The package imports only Flask, Werkzeug, redis-py, the standard library and
 itself: any Flask application can use it.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from middleware.response_cache.core import CacheCore
 from middleware.response_cache.extension import ResponseCache
+from middleware.response_cache.flask_hooks import filling as filling_response
 from middleware.response_cache.layout import Layout
 from middleware.response_cache.record import Freshness
 from middleware.response_cache.redis_storage import RedisStorage
@@ -56,6 +58,7 @@ __all__ = [
     "ToggleStore",
     "cache_blueprint_defaults",
     "cache_response",
+    "filling_response",
     "no_cache",
     "state_for",
 ]

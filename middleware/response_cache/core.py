@@ -22,7 +22,9 @@ Contract:
    gets ``fill`` (it holds a lock with a timeout and computes); the others
    wait briefly for its result, or get the stale record at once when the
    route allows stale-while-revalidate. If the lock holder dies, the lock
-   expires and a waiter takes over.
+   expires and a waiter takes over. Taking the lock reads the entry in the
+   same step, and storing the result releases it in the same step (one round
+   trip each on Redis).
 4. **Stale-set race.** A filler carries the generation it read *before* it
    started computing; the store refuses its result if any of the result's
    tags was invalidated since (``storage.STALE``).
@@ -92,6 +94,7 @@ class Lookup:
     record: Record | None = None  # the served record, or the stale one kept for errors
     fill: Fill | None = None
     detail: str = ""  # why, for Cache-Status: "unavailable", "coalesced", ...
+    epoch: str = ""  # peek: the epoch it read under (a MISS's hint for lookup)
 
 
 class CacheCore:
@@ -214,13 +217,26 @@ class CacheCore:
             raise _Reverify
         return Record.decode(raw) if raw is not None else None
 
-    def lookup(self, name: str, allow_stale: bool = True) -> Lookup:
-        """Find ``name``; the caller must ``complete`` or ``abandon`` a FILL."""
+    def lookup(
+        self,
+        name: str,
+        allow_stale: bool = True,
+        *,
+        peeked: Lookup | None = None,
+    ) -> Lookup:
+        """Find ``name``; the caller must ``complete`` or ``abandon`` a FILL.
+
+        ``peeked``: this request's own ``peek`` of ``name`` that found nothing to
+        serve (MISS): under the same epoch its read stands, and the lookup goes
+        straight to the lock.
+        """
         for _attempt in range(2):
             epoch = self.trusted_epoch()
             if epoch is None:
                 return Lookup(BYPASS, detail="unavailable")
             try:
+                if peeked is not None and peeked.outcome == MISS and peeked.epoch == epoch:
+                    return self._after_miss(epoch, name, allow_stale, peeked.record)
                 return self._lookup(epoch, name, allow_stale)
             except _Reverify:
                 self.distrust()
@@ -266,37 +282,51 @@ class CacheCore:
                 and self.storage.get(self.storage.layout.lock(epoch, name)) is not None
             ):
                 return Lookup(STALE, record, detail="revalidating"), extras
-            return Lookup(MISS, record, detail="stale" if record else "miss"), extras
+            detail = "stale" if record else "miss"
+            return Lookup(MISS, record, detail=detail, epoch=epoch), extras
         except StorageUnavailable as exc:
             return Lookup(BYPASS, detail="unavailable"), getattr(exc, "extras", None) or extras
 
     def _lookup(self, epoch: str, name: str, allow_stale: bool) -> Lookup:
         record = self._read(epoch, name)
-        now = self.clock()
-        if record is not None and record.is_fresh(now):
+        if record is not None and record.is_fresh(self.clock()):
             return Lookup(HIT, record)
+        return self._after_miss(epoch, name, allow_stale, record)
+
+    def _after_miss(
+        self, epoch: str, name: str, allow_stale: bool, record: Record | None
+    ) -> Lookup:
+        """Nothing fresh was read (``record``: what was, if anything): fill or wait."""
         fill = self._try_fill(epoch, name)
         if isinstance(fill, Record):
             return Lookup(HIT, fill, detail="coalesced")
         if fill is not None:
             return Lookup(FILL, record, fill, detail="stale" if record else "miss")
-        if allow_stale and record is not None and record.may_serve_while_revalidating(now):
+        if allow_stale and record is not None and record.may_serve_while_revalidating(self.clock()):
             return Lookup(STALE, record, detail="revalidating")
         return self._wait_for_filler(epoch, name, record)
 
+    def _claim(self, epoch: str, name: str, token: str) -> tuple[bool, int, Record | None]:
+        """``storage.claim`` with ``_read``'s connection check (the lock, if taken, is
+        released again when the read cannot be believed)."""
+        locked, snapshot, raw = self.storage.claim(
+            epoch, name, token, int(self.lock_timeout * 1000)
+        )
+        if self.storage.connection_generation() != self._seen_connections:
+            if locked:
+                self.abandon(Fill(name, epoch, token, snapshot, True))
+            raise _Reverify
+        return locked, snapshot, Record.decode(raw) if raw is not None else None
+
     def _try_fill(self, epoch: str, name: str) -> Fill | Record | None:
         """The lock (a Fill); or the fresh record a filler stored just before we took
-        the lock (it released it after storing: re-read, or we would compute again)."""
+        the lock (it released it after storing: the lock and the read are one step,
+        or we would compute again)."""
         token = secrets.token_hex(8)
-        locked, snapshot = self.storage.acquire(epoch, name, token, int(self.lock_timeout * 1000))
+        locked, snapshot, record = self._claim(epoch, name, token)
         if not locked:
             return None
         fill = Fill(name, epoch, token, snapshot, True)
-        try:
-            record = self._read(epoch, name)
-        except (StorageUnavailable, _Reverify):
-            self.abandon(fill)
-            raise
         if record is not None and record.is_fresh(self.clock()):
             self.abandon(fill)
             return record
@@ -306,13 +336,14 @@ class CacheCore:
         deadline = self.monotonic() + self.wait_timeout
         while self.monotonic() < deadline:
             self.sleep(self.wait_step)
-            record = self._read(epoch, name)
+            # One step: the filler's result, or its lock if it died meanwhile.
+            token = secrets.token_hex(8)
+            locked, snapshot, record = self._claim(epoch, name, token)
+            fill = Fill(name, epoch, token, snapshot, locked)
             if record is not None and record.is_fresh(self.clock()):
+                self.abandon(fill)
                 return Lookup(HIT, record, detail="coalesced")
-            fill = self._try_fill(epoch, name)  # the filler may have died
-            if isinstance(fill, Record):
-                return Lookup(HIT, fill, detail="coalesced")
-            if fill is not None:
+            if locked:
                 return Lookup(FILL, record or stale, fill, detail="takeover")
         # Waited long enough: compute without the lock; the snapshot still
         # guards the store against the stale-set race.
@@ -336,12 +367,14 @@ class CacheCore:
                 max(1, int(jittered.retention * 1000)),
                 tags,
                 fill.snapshot,
+                release=fill.token if fill.locked else "",
             )
+            fill.locked = False  # released by the store, in the same step
         except StorageUnavailable:
             result = "unavailable"
         if result == EPOCH:
             self.distrust()
-        self.abandon(fill)
+        self.abandon(fill)  # after a failed store: try to release (else it expires)
         return result
 
     def abandon(self, fill: Fill) -> None:

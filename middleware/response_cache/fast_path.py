@@ -35,6 +35,8 @@ Contract, in the order the checks run:
    anything else (miss, a stale entry nobody is refreshing, an untrusted or
    unavailable store, an entry that does not decode) goes to Flask, which
    takes the fill lock, fills or bypasses exactly as without a fast path.
+   A MISS goes with its read (``flask_hooks.PEEKED``), so Flask takes the
+   lock without reading the entry again.
 5. **Rate limits count hits.** An app with a rate limiter passes ``charge``:
    ``charge(environ, endpoint)`` returns a ``ChargeTicket`` (how to count this
    request), or None when it cannot count it here (the request then goes to
@@ -86,8 +88,9 @@ from werkzeug.wsgi import get_host
 
 from middleware.response_cache import headers as h
 from middleware.response_cache import policy
-from middleware.response_cache.core import HIT, STALE
+from middleware.response_cache.core import HIT, MISS, STALE
 from middleware.response_cache.entry import HttpEntry
+from middleware.response_cache.flask_hooks import PEEKED
 from middleware.response_cache.keys import cache_name, canonical_query, query_is_oversized
 from middleware.response_cache.replies import Reply, remaining_seconds, served_reply
 from middleware.response_cache.routes import CachedRoute
@@ -293,6 +296,8 @@ class FastPath:
         reply = None
         if not isinstance(verdict, Reply):  # a refusal needs no entry: Flask refuses first
             if found.outcome != HIT and found.outcome != STALE:
+                if found.outcome == MISS:  # Flask's lookup goes straight to the lock
+                    environ[PEEKED] = (name, found)
                 return None
             reply = self._reply(environ, plan, found.outcome == HIT, found)
             if reply is None:

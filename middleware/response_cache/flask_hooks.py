@@ -6,7 +6,9 @@ registration order, ``after_request`` hooks in reverse):
 1. Flask-Limiter's ``before_request`` (registered first by the app) counts
    the request, so cache hits are rate-limited like any other request.
 2. ``before_request`` here: find the route's declaration; apply the runtime
-   toggle and the request policy; build the name; ``core.lookup``.
+   toggle and the request policy; build the name; ``core.lookup`` (given
+   the fast path's own read of the same name, when it found nothing to
+   serve: ``PEEKED`` in the environ, so the entry is not read twice).
    HIT or STALE: answer from the entry now (the view never runs).
    FILL: remember the fill and let the view run. BYPASS: let the view run.
 3. ``after_request`` here (before the limiter adds its per-client headers,
@@ -18,6 +20,9 @@ registration order, ``after_request`` hooks in reverse):
    ``X-Cache`` and ``Cache-Status``.
 4. ``teardown_request``: a fill whose view raised past every handler is
    abandoned (its lock released) so the next request can fill.
+
+``filling()`` tells code running inside the view (the service cache) that this
+request holds a fill lock for its response, which already serialises it.
 
 Everything Flask-specific is in the ``flask_*`` modules; names, policy,
 entries and replies are plain functions shared with the WSGI fast path
@@ -49,6 +54,16 @@ from middleware.response_cache.routes import CachedRoute
 from middleware.response_cache.state import CacheState
 
 _G_KEY = "_response_cache"
+# Set by the fast path when it read a public route's entry and found nothing to serve:
+# ``(name, Lookup)``.
+PEEKED = "response_cache.peeked"
+
+
+def filling() -> bool:
+    """Whether this request is computing its response under the response cache's
+    fill lock (single-flight across processes for its cache name)."""
+    pending: Pending | None = g.get(_G_KEY)
+    return pending is not None and pending.outcome == FILL and not pending.done
 
 
 def before_request(state: CacheState) -> Response | None:
@@ -108,7 +123,12 @@ def _begin(state: CacheState, route: CachedRoute) -> Pending:
         scope=scope,
         host=request.host if route.key_host else None,
     )
-    found = state.core.lookup(name, allow_stale=route.stale_while_revalidate > 0)
+    peek = request.environ.get(PEEKED)
+    found = state.core.lookup(
+        name,
+        allow_stale=route.stale_while_revalidate > 0,
+        peeked=peek[1] if peek is not None and peek[0] == name else None,
+    )
     if found.outcome == BYPASS:
         state.counters.add(route.endpoint, "error")
         return Pending(route, BYPASS, detail=found.detail or policy.UNAVAILABLE)

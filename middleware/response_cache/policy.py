@@ -93,6 +93,7 @@ PER_CLIENT_HEADERS = frozenset(
         "ratelimit-reset",
         "traceparent",
         "tracestate",
+        "server-timing",  # this request's own timing: a replayed one would lie
     }
 )
 PER_CLIENT_PREFIXES = ("x-ratelimit-",)

@@ -52,22 +52,34 @@ if ok then return {1, g} end
 return {0, g}
 """
 
+# KEYS: lock, generation, entry. ARGV[1] empty: read only, no lock.
+_CLAIM = """
+local ok = false
+if ARGV[1] ~= '' then ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) end
+local g = tonumber(redis.call('GET', KEYS[2]) or '0')
+local entry = redis.call('GET', KEYS[3])
+if ok then return {1, g, entry} end
+return {0, g, entry}
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
-# KEYS: epoch, entry, then (tag generation, tag members) pairs.
+# KEYS: epoch, entry, lock, then (tag generation, tag members) pairs. ARGV[5]: the
+# token whose lock to release whatever the verdict ('' releases nothing).
 _STORE = """
+if ARGV[5] ~= '' and redis.call('GET', KEYS[3]) == ARGV[5] then redis.call('DEL', KEYS[3]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'epoch' end
 local snapshot = tonumber(ARGV[2])
-for i = 3, #KEYS, 2 do
+for i = 4, #KEYS, 2 do
   local g = redis.call('GET', KEYS[i])
   if g and tonumber(g) > snapshot then return 'stale' end
 end
 local retention = tonumber(ARGV[4])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', retention)
-for i = 4, #KEYS, 2 do
+for i = 5, #KEYS, 2 do
   redis.call('SADD', KEYS[i], KEYS[2])
   if redis.call('PTTL', KEYS[i]) < retention then redis.call('PEXPIRE', KEYS[i], retention) end
 end
@@ -173,6 +185,7 @@ class RedisStorage:
             name: client.register_script(source)
             for name, source in (
                 ("acquire", _ACQUIRE),
+                ("claim", _CLAIM),
                 ("release", _RELEASE),
                 ("store", _STORE),
                 ("invalidate", _INVALIDATE),
@@ -288,6 +301,15 @@ class RedisStorage:
         )
         return bool(acquired), int(generation)
 
+    def claim(
+        self, epoch: str, name: str, token: str, lock_ms: int
+    ) -> tuple[bool, int, bytes | None]:
+        layout = self.layout
+        keys = [layout.lock(epoch, name), layout.generation(epoch), layout.entry(epoch, name)]
+        reply = self._run(lambda: self._scripts["claim"](keys=keys, args=[token, lock_ms]))
+        entry = reply[2] if len(reply) > 2 else None  # Lua's false ends the array early
+        return bool(reply[0]), int(reply[1]), entry or None
+
     def release(self, epoch: str, name: str, token: str) -> None:
         key = self.layout.lock(epoch, name)
         self._run(lambda: self._scripts["release"](keys=[key], args=[token]))
@@ -299,9 +321,11 @@ class RedisStorage:
         return keys
 
     def store(self, epoch: str, name: str, value: bytes, retention_ms: int,
-              tags: Sequence[str], snapshot: int) -> str:  # fmt: skip
-        keys = [self.layout.epoch, self.layout.entry(epoch, name), *self._tag_keys(epoch, tags)]
-        args = [epoch, snapshot, value, retention_ms]
+              tags: Sequence[str], snapshot: int, release: str = "") -> str:  # fmt: skip
+        layout = self.layout
+        keys = [layout.epoch, layout.entry(epoch, name), layout.lock(epoch, name)]
+        keys += self._tag_keys(epoch, tags)
+        args = [epoch, snapshot, value, retention_ms, release]
         return _text(self._run(lambda: self._scripts["store"](keys=keys, args=args)))
 
     def invalidate(self, epoch: str, tags: Sequence[str], seq: int) -> str:

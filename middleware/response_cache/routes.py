@@ -6,7 +6,7 @@ decorators in any position, innermost or outermost)::
 
     @bp.route("/posts/<int:post_id>")
     @bp.arguments(...)
-    @cache_response(ttl=300, scope="public", tags=["posts", "post:{post_id}"])
+    @cache_response(ttl=300, scope="public", tags=["post:{post_id}"])
     def get_post(post_id): ...
 
 - ``ttl``, ``stale_while_revalidate``, ``stale_if_error``: seconds.

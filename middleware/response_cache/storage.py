@@ -9,6 +9,11 @@ Contract shared by every backend (one contract test suite runs against all):
   to be computed), which closes the stale-set race; it refuses (``EPOCH``)
   when the epoch moved. Otherwise it writes the entry with its retention and
   records it in each tag's member set.
+- ``claim`` is ``acquire`` and a read of the entry in one step (one round trip on
+  Redis): ``(locked, generation, entry bytes or None)``; an empty token only reads
+  (the generation and the entry), taking no lock.
+- ``store(..., release=token)`` also releases the fill lock ``token`` holds, in the
+  same step, whatever the store's verdict.
 - ``invalidate`` is atomic and costs O(entries carrying the tags), never
   O(keys in the store): it bumps the generation, stamps each tag with it,
   deletes the tagged entries and raises ``seq`` to the journal id applied.
@@ -61,6 +66,9 @@ class Storage(Protocol):
     def connection_generation(self) -> int: ...
     def get(self, key: str) -> bytes | None: ...
     def acquire(self, epoch: str, name: str, token: str, lock_ms: int) -> tuple[bool, int]: ...
+    def claim(
+        self, epoch: str, name: str, token: str, lock_ms: int
+    ) -> tuple[bool, int, bytes | None]: ...
     def release(self, epoch: str, name: str, token: str) -> None: ...
     def store(
         self,
@@ -70,6 +78,7 @@ class Storage(Protocol):
         retention_ms: int,
         tags: Sequence[str],
         snapshot: int,
+        release: str = "",
     ) -> str: ...
     def invalidate(self, epoch: str, tags: Sequence[str], seq: int) -> str: ...
     def verify(self, max_applied: int, new_epoch: str) -> str: ...
@@ -103,11 +112,16 @@ class NullStorage:
     def acquire(self, epoch: str, name: str, token: str, lock_ms: int) -> tuple[bool, int]:
         return True, 0
 
+    def claim(
+        self, epoch: str, name: str, token: str, lock_ms: int
+    ) -> tuple[bool, int, bytes | None]:
+        return bool(token), 0, None
+
     def release(self, epoch: str, name: str, token: str) -> None:
         return None
 
     def store(self, epoch: str, name: str, value: bytes, retention_ms: int,
-              tags: Sequence[str], snapshot: int) -> str:  # fmt: skip
+              tags: Sequence[str], snapshot: int, release: str = "") -> str:  # fmt: skip
         return OK
 
     def invalidate(self, epoch: str, tags: Sequence[str], seq: int) -> str:
@@ -230,6 +244,16 @@ class MemoryStorage:
                 self._write(key, token.encode(), lock_ms)
             return acquired, self._int(self.layout.generation(epoch))
 
+    def claim(
+        self, epoch: str, name: str, token: str, lock_ms: int
+    ) -> tuple[bool, int, bytes | None]:
+        with self._lock:
+            if token:
+                acquired, generation = self.acquire(epoch, name, token, lock_ms)
+            else:
+                acquired, generation = False, self._int(self.layout.generation(epoch))
+            return acquired, generation, self._read(self.layout.entry(epoch, name))
+
     def release(self, epoch: str, name: str, token: str) -> None:
         with self._lock:
             key = self.layout.lock(epoch, name)
@@ -237,8 +261,10 @@ class MemoryStorage:
                 self._drop(key)
 
     def store(self, epoch: str, name: str, value: bytes, retention_ms: int,
-              tags: Sequence[str], snapshot: int) -> str:  # fmt: skip
+              tags: Sequence[str], snapshot: int, release: str = "") -> str:  # fmt: skip
         with self._lock:
+            if release:
+                self.release(epoch, name, release)
             if self._read_meta(self.layout.epoch) != epoch.encode():
                 return EPOCH
             for tag in tags:

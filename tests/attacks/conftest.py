@@ -32,6 +32,11 @@ class Site:
     def redis_keys(self, prefix: str) -> list[bytes]:
         return sorted(self.redis.client().scan_iter(match=f"{prefix}*", count=1000))
 
+    def response_entries(self) -> list[bytes]:
+        """The response cache's entries (the service cache's are ``{rc}:e:<epoch>:posts:...``;
+        a request the response cache bypasses may fill those, as it should)."""
+        return sorted(self.redis.client().scan_iter(match="{rc}:e:*:http:*", count=1000))
+
     def stop(self) -> None:
         self.server.stop()
         self.redis.stop()

@@ -180,3 +180,24 @@ def test_dead_redis_costs_one_timeout_then_nothing(redis_server, journal, clock)
         redis_server.resume()
     assert first < 1.0
     assert rest < 0.005
+
+
+def test_a_peeked_miss_goes_straight_to_the_lock_and_sees_a_concurrent_fill(core_factory):
+    core = core_factory()
+    peeked, _ = core.peek("n")
+    assert peeked.outcome == "miss" and peeked.epoch
+    fill_value(core, "n", b"filled meanwhile", [])  # another worker, after our peek
+    found = core.lookup("n", peeked=peeked)
+    assert found.outcome == HIT and found.detail == "coalesced"
+    assert found.record.payload == b"filled meanwhile"
+
+
+def test_a_peek_from_another_epoch_is_not_trusted(core_factory):
+    core = core_factory()
+    fill_value(core, "n", b"v", [])
+    stale_peek, _ = core.peek("absent")
+    stale_peek.epoch = "some-older-epoch"
+    stale_peek.outcome = "miss"
+    # Under another epoch the peek proves nothing: the entry is read again (a plain HIT).
+    found = core.lookup("n", peeked=stale_peek)
+    assert found.outcome == HIT and found.detail == ""

@@ -62,6 +62,35 @@ def test_acquire_is_exclusive_until_released_by_its_owner(storage, epoch):
     assert storage.acquire(epoch, "m", "owner", 10_000)[0] is True  # per name
 
 
+def test_claim_locks_and_reads_the_entry_in_one_step(storage, epoch):
+    assert storage.claim(epoch, "n", "owner", 10_000) == (True, 0, None)
+    assert storage.store(epoch, "n", b"value", 60_000, ["posts"], 0) == OK
+    storage.invalidate(epoch, ["other"], 0)
+    # The owner still holds the lock: another claim gets no lock, but the entry.
+    assert storage.claim(epoch, "n", "other", 10_000) == (False, 1, b"value")
+    storage.release(epoch, "n", "owner")
+    assert storage.claim(epoch, "n", "other", 10_000) == (True, 1, b"value")
+
+
+def test_claim_with_an_empty_token_only_reads(storage, epoch):
+    assert storage.claim(epoch, "n", "", 10_000) == (False, 0, None)
+    assert storage.acquire(epoch, "n", "owner", 10_000)[0] is True  # nothing was locked
+    assert storage.claim(epoch, "n", "", 10_000)[0] is False
+
+
+def test_store_releases_its_own_lock_whatever_the_verdict(storage, epoch):
+    locked, snapshot, _ = storage.claim(epoch, "n", "owner", 10_000)
+    assert locked
+    assert storage.store(epoch, "n", b"v", 60_000, [], snapshot, release="owner") == OK
+    assert storage.acquire(epoch, "n", "next", 10_000)[0] is True
+    storage.invalidate(epoch, ["posts"], 0)
+    # A refused (stale) store releases too; another owner's token releases nothing.
+    assert storage.store(epoch, "n", b"v", 60_000, ["posts"], 0, release="next") == STALE
+    assert storage.acquire(epoch, "n", "third", 10_000)[0] is True
+    assert storage.store(epoch, "n", b"v", 60_000, [], 1, release="not-mine") == OK
+    assert storage.acquire(epoch, "n", "fourth", 10_000)[0] is False
+
+
 def test_acquire_reports_the_current_generation(storage, epoch):
     storage.invalidate(epoch, ["a"], 0)
     storage.invalidate(epoch, ["b"], 0)
@@ -194,6 +223,8 @@ def test_null_storage_keeps_nothing_and_never_fails():
     epoch = storage.verify(0, "ep1")
     assert storage.acquire(epoch, "n", "t", 1000) == (True, 0)
     assert storage.acquire(epoch, "n", "u", 1000) == (True, 0)  # no coalescing: nothing kept
+    assert storage.claim(epoch, "n", "t", 1000) == (True, 0, None)
+    assert storage.claim(epoch, "n", "", 1000) == (False, 0, None)
     assert storage.store(epoch, "n", b"v", 60_000, ["posts"], 0) == OK
     assert storage.get(entry_key(epoch, "n")) is None
     assert storage.invalidate(epoch, ["posts"], 1) == OK
