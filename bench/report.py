@@ -253,8 +253,10 @@ def render_markdown(doc: dict[str, Any]) -> str:
         dig(results, "miss", "summary"),
         ("app-nocache", "express", "express-nocache"),
     )
-    lines += _simple_section("Uncached list pages", dig(results, "miss", "uncached_list",
-                             "summary"), ("express-nocache",))  # fmt: skip
+    lists = dig(results, "miss", "uncached_list", "summary")
+    lines += _simple_section(
+        "Uncached list pages", lists, ("express-nocache-limiter", "express-nocache")
+    )
     lines += _stampede_section(doc) + _invalidation_section(doc)
     lines += _simple_section(
         "Redis down (breaker open)", dig(results, "redis-down", "summary"), ("app-nocache",)

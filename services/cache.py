@@ -12,6 +12,9 @@ Contract:
   bypasses (logged-in readers, routes switched off) use it as above.
 - Values are JSON (orjson), prefixed with a format byte: a value of another
   format reads as a miss, so a format change needs no flush. Never pickle.
+- ``tags`` may be a function of the loaded value (tags the data reveals, such as
+  the posts on a page); the stale-set guard covers them like declared ones.
+  ``depends_on(*tags)`` gives such tags to the response being filled too.
 - ``invalidate(*keys)`` and ``invalidate_tags(*tags)`` are durable: they go
   through the journal like a write (each entry carries the tag ``key:<key>``).
 - ``invalidate_pattern(pattern)`` is an operator tool: SCAN + UNLINK confined
@@ -34,7 +37,7 @@ from typing import Any, TypeVar
 import orjson
 from flask import current_app
 
-from middleware.response_cache import filling_response
+from middleware.response_cache import add_response_tags, filling_response
 from middleware.response_cache.core import BYPASS, HIT, STALE, CacheCore
 from middleware.response_cache.record import Freshness
 from middleware.response_cache.storage import StorageUnavailable
@@ -92,7 +95,7 @@ def get_or_set(
     key: str,
     loader: Callable[[], T],
     ttl: float,
-    tags: Sequence[str] = (),
+    tags: Sequence[str] | Callable[[T], Sequence[str]] = (),
     stale_while_revalidate: float = 0.0,
     stale_if_error: float = 0.0,
 ) -> T:
@@ -132,8 +135,15 @@ def get_or_set(
         core.abandon(found.fill)
     else:
         freshness = Freshness(ttl, stale_while_revalidate, stale_if_error)
-        core.complete(found.fill, _encode(value), freshness, [*tags, key_tag(key)])
+        depends = tags(value) if callable(tags) else tags
+        core.complete(found.fill, _encode(value), freshness, [*depends, key_tag(key)])
     return value
+
+
+def depends_on(*tags: str) -> None:
+    """Declare that the current request's answer depends on ``tags`` (found in the data it
+    read): the response-cache entry this request fills, if any, carries them too."""
+    add_response_tags(*tags)
 
 
 def invalidate(*keys: str) -> None:

@@ -10,17 +10,21 @@ Contract:
   is not revealed).
 - Reads go through the service cache (``services.cache``) under the recipe's
   keys: ``posts:list:page=1:limit=20`` (with ``author=``/``tag=`` filters),
-  ``users:7:posts:page=1:limit=20`` and ``posts:single:42``, tagged ``posts``,
-  ``user:<id>`` and ``post:<id>``.
+  ``users:7:posts:page=1:limit=20`` and ``posts:single:42``. A public list is
+  tagged ``posts`` and ``post:<id>`` of each post it shows (its HTTP entry too,
+  through ``services.cache.depends_on``); a user's own list ``user:<id>``; a
+  single post ``post:<id>``.
 - Writes commit, then run the registered after-commit hooks with the tags the
-  write affected (``posts``, ``post:<id>``, ``user:<author_id>``) so caches
-  can invalidate; see ``services.invalidation``.
+  write affected (``post:<id>``, ``user:<author_id>``, and ``posts`` when list
+  pages can gain, lose or reorder posts: create, delete, (un)publish, tag
+  changes; ``tags_for_write``) so caches can invalidate; see
+  ``services.invalidation``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -55,9 +59,21 @@ LIST_TTL = 60
 SINGLE_TTL = 300
 
 
-def tags_for_write(post_id: int, author_id: int) -> list[str]:
-    """Every cache tag a change to this post can affect."""
-    return ["posts", f"post:{post_id}", f"user:{author_id}"]
+def tags_for_write(post_id: int, author_id: int, lists_change: bool = True) -> list[str]:
+    """Every cache tag a change to this post can affect.
+
+    ``posts`` (every list) only when the change can move posts between or within list
+    pages (``lists_change``: a post created or deleted, published or unpublished, its
+    tags changed, which the ``tag`` filter reads). A change of what the post shows
+    (title, body) reaches the lists that show it through ``post:<id>``: each list entry
+    carries the tags of the posts on it (``_page_tags``)."""
+    tags = [f"post:{post_id}", f"user:{author_id}"]
+    return ["posts", *tags] if lists_change else tags
+
+
+def _page_tags(page: list[Any]) -> list[str]:
+    """The tags a public list entry depends on: every list, and each post it shows."""
+    return ["posts", *(f"post:{item['id']}" for item in page[0])]
 
 
 # --- Reads ----------------------------------------------------------------------------------
@@ -198,6 +214,7 @@ def list_posts(
 ) -> tuple[list[PostDict], int]:
     """One page of posts, through the service cache (see module docstring)."""
     paging = f"page={page}:limit={limit}"
+    tags: list[str] | Callable[[list[Any]], list[str]]
     if drafts_of is not None:
         key, tags = f"users:{drafts_of}:posts:{paging}", [f"user:{drafts_of}"]
     else:
@@ -206,13 +223,15 @@ def list_posts(
             for name, value in (("author", author_id), ("tag", tag))
             if value is not None
         )
-        key, tags = f"posts:list:{filters}{paging}", ["posts"]
+        key, tags = f"posts:list:{filters}{paging}", _page_tags
     items, total = service_cache.get_or_set(
         key,
         lambda: _query_page(page, limit, author_id, tag, drafts_of),
         ttl=LIST_TTL,
         tags=tags,
     )
+    if drafts_of is None:  # the HTTP entry of this page depends on its posts too
+        service_cache.depends_on(*(f"post:{item['id']}" for item in items))
     return items, total
 
 
@@ -303,13 +322,19 @@ def create_post(
 
 def update_post(post_id: int, user_id: int, changes: dict[str, Any]) -> PostDict:
     post = _load_for_write(post_id, user_id)
+    # Membership and order of list pages depend on `published` and, for the tag filter, on
+    # the tags; anything else only changes what the post shows (see tags_for_write).
+    lists_change = "tags" in changes or (
+        "published" in changes and changes["published"] != post.published
+    )
     for field in ("title", "body", "published"):
         if field in changes:
             setattr(post, field, changes[field])
     if "tags" in changes:
         _set_tags(post.id, changes["tags"])
     post.updated_at = utcnow()
-    invalidation.commit_and_invalidate(tags_for_write(post.id, post.author_id))
+    tags = tags_for_write(post.id, post.author_id, lists_change=lists_change)
+    invalidation.commit_and_invalidate(tags)
     return get_post(post.id, viewer_id=user_id)
 
 

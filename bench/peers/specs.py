@@ -33,6 +33,7 @@ TARGETS: dict[str, str] = {
     "express": "Express 5 + ioredis recipe (middleware + getOrSet), one Node process",
     "express-limiter": "the Express recipe with the tutorial's apiLimiter (rate-limit-redis)",
     "express-nocache": "Express recipe without its caches (better-sqlite3 only)",
+    "express-nocache-limiter": "Express recipe without its caches, with its apiLimiter on Redis",
     "app-nocache-pg": "this app, cache off, on PostgreSQL",
 }
 
@@ -129,6 +130,7 @@ def build_specs(ctx: Context) -> list[PeerSpec]:
         _express(ctx, "express", cache_on=True),
         _express(ctx, "express-limiter", cache_on=True, limiter=True),
         _express(ctx, "express-nocache", cache_on=False),
+        _express(ctx, "express-nocache-limiter", cache_on=False, limiter=True),
     ]
     if ctx.postgres_url:
         specs.append(

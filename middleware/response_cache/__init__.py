@@ -16,7 +16,8 @@ Public surface::
 - Shared with the service-level cache: ``CacheCore`` (trust, single-flight,
   stale serving, tags), ``Freshness``, ``Layout`` and the storages
   (``MemoryStorage``, ``NullStorage``, ``RedisStorage``); ``filling_response()``
-  tells it that the current request computes a response under the fill lock.
+  tells it that the current request computes a response under the fill lock, and
+  ``add_response_tags()`` adds tags the data revealed to that response's entry.
 
 The package imports only Flask, Werkzeug, redis-py, the standard library and
 itself: any Flask application can use it.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from middleware.response_cache.core import CacheCore
 from middleware.response_cache.extension import ResponseCache
+from middleware.response_cache.flask_hooks import add_tags as add_response_tags
 from middleware.response_cache.flask_hooks import filling as filling_response
 from middleware.response_cache.layout import Layout
 from middleware.response_cache.record import Freshness
@@ -56,6 +58,7 @@ __all__ = [
     "StorageToggleStore",
     "StorageUnavailable",
     "ToggleStore",
+    "add_response_tags",
     "cache_blueprint_defaults",
     "cache_response",
     "filling_response",

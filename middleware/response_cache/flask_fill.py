@@ -103,7 +103,8 @@ def _tags(route: CachedRoute, pending: Pending) -> list[str] | None:
     for name, value in pending.query:
         first.setdefault(name, value)
     try:
-        return route.tags_for(request.view_args or {}, first, pending.user_id)
+        declared = route.tags_for(request.view_args or {}, first, pending.user_id)
+        return list(dict.fromkeys([*declared, *pending.extra_tags]))
     except (KeyError, IndexError, ValueError, TypeError) as exc:
         current_app.logger.error("cache tags of %s failed: %s", route.endpoint, exc)
         return None

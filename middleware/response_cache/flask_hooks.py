@@ -22,7 +22,8 @@ registration order, ``after_request`` hooks in reverse):
    abandoned (its lock released) so the next request can fill.
 
 ``filling()`` tells code running inside the view (the service cache) that this
-request holds a fill lock for its response, which already serialises it.
+request holds a fill lock for its response, which already serialises it;
+``add_tags()`` lets it add tags its data revealed to the entry being filled.
 
 Everything Flask-specific is in the ``flask_*`` modules; names, policy,
 entries and replies are plain functions shared with the WSGI fast path
@@ -64,6 +65,15 @@ def filling() -> bool:
     fill lock (single-flight across processes for its cache name)."""
     pending: Pending | None = g.get(_G_KEY)
     return pending is not None and pending.outcome == FILL and not pending.done
+
+
+def add_tags(*tags: str) -> None:
+    """Record tags this request's answer depends on beyond its route's declared ones,
+    known only once the view read its data (the posts on a list page). Stored with the
+    entry this request fills; nothing happens when it fills none."""
+    pending: Pending | None = g.get(_G_KEY)
+    if pending is not None and pending.outcome == FILL and not pending.done:
+        pending.extra_tags.extend(tags)
 
 
 def before_request(state: CacheState) -> Response | None:

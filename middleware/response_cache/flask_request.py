@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app, request
 from werkzeug.wrappers import Response
@@ -32,6 +32,8 @@ class Pending:
     user_id: object | None = None
     query: QueryPairs = ()
     done: bool = False
+    # Tags the view added (``flask_hooks.add_tags``) to the route's declared ones.
+    extra_tags: list[str] = field(default_factory=list)
 
 
 def has_session_cookie(name: str) -> bool:

@@ -177,3 +177,77 @@ def test_cache_stats_show_pending_then_replayed_invalidations(make_app, actions,
         assert _read_title(app, post["id"]) == ("after", "after")
     stats = app.test_cli_runner().invoke(args=["cache", "stats"])
     assert "0 pending" in stats.output and "1 replayed" in stats.output, stats.output
+
+
+def _pages(app, *paths):
+    """X-Cache and the parsed body of each path, read anonymously."""
+    anon = app.test_client()
+    answers = [anon.get(path) for path in paths]
+    assert all(a.status_code == 200 for a in answers)
+    return [(a.headers.get("X-Cache"), a.get_json()) for a in answers]
+
+
+def _listed(body):
+    return {p["id"]: p["title"] for p in body["data"]}
+
+
+@pytest.fixture(params=["redis", "embedded"])
+def any_app(request, make_app):
+    if request.param == "redis":
+        return make_app(redis=request.getfixturevalue("redis_server"), SESSION_BACKEND="sql")
+    return make_app()
+
+
+def test_a_title_change_reaches_the_pages_showing_the_post_and_spares_the_others(any_app, actions):
+    writer = _writer(actions, any_app)
+    made = [actions.create_post(writer, title=f"t{i}") for i in range(4)]
+    first, second = "/api/v1/posts?page=1&limit=2", "/api/v1/posts?page=2&limit=2"
+    _pages(any_app, first, second)  # fill
+    assert [x for x, _ in _pages(any_app, first, second)] == ["HIT", "HIT"]
+    oldest = made[0]["id"]  # newest first: the oldest post is on page 2
+    _patch(writer, oldest, "renamed")
+    (x1, _), (x2, body2) = _pages(any_app, first, second)
+    assert x1 == "HIT"  # page 1 does not show the post: kept
+    assert x2 == "MISS" and _listed(body2)[oldest] == "renamed"
+    # The service cache, read by requests that bypass the HTTP entries, is as fresh.
+    with any_app.test_request_context():
+        items, _ = post_service.list_posts(2, 2)
+    assert {p["id"]: p["title"] for p in items}[oldest] == "renamed"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"published": False}, {"tags": ["news"]}],
+    ids=["unpublish", "retag"],
+)
+def test_changes_that_move_posts_between_pages_reach_every_list(any_app, actions, change):
+    writer = _writer(actions, any_app)
+    made = [actions.create_post(writer, title=f"t{i}", tags=["old"]) for i in range(4)]
+    pages = ("/api/v1/posts?page=1&limit=2", "/api/v1/posts?tag=news", "/api/v1/posts?tag=old")
+    _pages(any_app, *pages)
+    assert {x for x, _ in _pages(any_app, *pages)} == {"HIT"}
+    oldest = made[0]["id"]
+    response = writer.patch(f"/api/v1/posts/{oldest}", json=change)
+    assert response.status_code == 200
+    answers = _pages(any_app, *pages)
+    assert [x for x, _ in answers] == ["MISS", "MISS", "MISS"]
+    (_, newest), (_, news), (_, old) = answers
+    if "published" in change:
+        assert oldest not in _listed(old) and oldest not in _listed(news)
+    else:
+        assert oldest in _listed(news) and oldest not in _listed(old)
+    assert [p["id"] for p in newest["data"]] == [made[3]["id"], made[2]["id"]]
+
+
+def test_an_update_that_moves_nothing_leaves_the_lists_alone(any_app, actions):
+    writer = _writer(actions, any_app)
+    post = actions.create_post(writer, title="t")
+    with any_app.app_context():
+        assert post_service.tags_for_write(post["id"], 1, lists_change=False) == [
+            f"post:{post['id']}",
+            "user:1",
+        ]
+    page = "/api/v1/posts?page=1&limit=5&tag=absent"
+    _pages(any_app, page)
+    writer.patch(f"/api/v1/posts/{post['id']}", json={"published": True, "body": "b2"})
+    assert _pages(any_app, page)[0][0] == "HIT"  # already published: no list moved
