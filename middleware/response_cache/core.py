@@ -30,14 +30,18 @@ Contract:
    tags was invalidated since (``storage.STALE``).
 5. **TTL jitter.** Fresh lifetimes are shortened by up to ``jitter`` (10%) at
    random so entries written together do not expire together.
-6. **Read-only peeks** (``peek``, for a fast path that answers hits only):
-   under the same trust rules as ``lookup``, a fresh record is a HIT; a
-   stale one inside its stale-while-revalidate window is STALE only while
-   another caller holds the fill lock (exactly when ``lookup`` would serve
-   it); anything else is MISS, and the caller hands the request to the full
-   ``lookup``. A peek never takes the lock, never waits and never retries, so
-   commands it carried along (``along``: piggy-backed on the entry's read
-   when the storage can, see ``RedisStorage.get_with``) ran exactly once.
+6. **Peeks** (``peek``, for a fast path that answers hits only): under the
+   same trust rules as ``lookup``, a fresh record is a HIT; a stale one
+   inside its stale-while-revalidate window is STALE only while another
+   caller holds the fill lock (exactly when ``lookup`` would serve it);
+   anything else is MISS, and the caller hands the request to the full
+   ``lookup``. With ``claim``, a peek that finds no entry at all takes the
+   fill lock in the same step (``RedisStorage.peek_claim``), and its MISS
+   carries the FILL that ``lookup(peeked=...)`` returns; the caller releases
+   it (``abandon``) if the request never gets there. A peek never waits and
+   never retries, so commands it carried along (``along``: piggy-backed on
+   the entry's read when the storage can, see ``RedisStorage.get_with``)
+   ran exactly once.
 
 All timing uses injected clocks (``clock`` for record ages, ``monotonic`` for
 leases and waits) and an injected ``sleep``, so tests control time.
@@ -228,7 +232,7 @@ class CacheCore:
 
         ``peeked``: this request's own ``peek`` of ``name`` that found nothing to
         serve (MISS): under the same epoch its read stands, and the lookup goes
-        straight to the lock.
+        straight to the lock; or, when the peek took the lock already, to the FILL.
         """
         for _attempt in range(2):
             epoch = self.trusted_epoch()
@@ -236,6 +240,8 @@ class CacheCore:
                 return Lookup(BYPASS, detail="unavailable")
             try:
                 if peeked is not None and peeked.outcome == MISS and peeked.epoch == epoch:
+                    if peeked.fill is not None and peeked.fill.locked and peeked.fill.name == name:
+                        return Lookup(FILL, peeked.record, peeked.fill, detail="miss")
                     return self._after_miss(epoch, name, allow_stale, peeked.record)
                 return self._lookup(epoch, name, allow_stale)
             except _Reverify:
@@ -249,6 +255,8 @@ class CacheCore:
         name: str,
         allow_stale: bool = True,
         along: Sequence[tuple[Any, ...]] = (),
+        *,
+        claim: bool = False,
     ) -> tuple[Lookup, list[Any]]:
         """Read-only lookup: ``(HIT | STALE | MISS | BYPASS lookup, results of along)``.
 
@@ -256,21 +264,38 @@ class CacheCore:
         when the storage can (``get_with``); their replies come back in order, an
         error as its exception object. The list is empty when they did not run
         (no support, no trust, the store failed before answering).
+
+        ``claim``: when nothing is stored, take the fill lock in the same round trip
+        (storages with ``peek_claim``): the MISS then carries a locked ``fill``, which
+        the caller must hand to ``lookup`` (``peeked``) or ``abandon``.
         """
         epoch = self.trusted_epoch()
         if epoch is None:
             return Lookup(BYPASS, detail="unavailable"), []
         key = self.storage.layout.entry(epoch, name)
         extras: list[Any] = []
+        fill: Fill | None = None
+        peek_claim = getattr(self.storage, "peek_claim", None) if claim else None
         get_with = getattr(self.storage, "get_with", None) if along else None
         try:
-            if get_with is not None:
+            if peek_claim is not None:
+                token = secrets.token_hex(8)
+                raw, locked, snapshot, extras = peek_claim(
+                    epoch, name, token, int(self.lock_timeout * 1000), along
+                )
+                if locked:
+                    fill = Fill(name, epoch, token, snapshot, True)
+            elif get_with is not None:
                 raw, extras = get_with(key, along)
             else:
                 raw = self.storage.get(key)
             if self.storage.connection_generation() != self._seen_connections:
+                if fill is not None:
+                    self.abandon(fill)
                 self.distrust()  # a new connection: the full lookup re-verifies first
                 return Lookup(BYPASS, detail="unverified"), extras
+            if fill is not None:  # nothing stored: this caller fills, under its lock
+                return Lookup(MISS, None, fill, detail="miss", epoch=epoch), extras
             record = Record.decode(raw) if raw is not None else None
             now = self.clock()
             if record is not None and record.is_fresh(now):

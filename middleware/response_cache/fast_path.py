@@ -35,8 +35,11 @@ Contract, in the order the checks run:
    anything else (miss, a stale entry nobody is refreshing, an untrusted or
    unavailable store, an entry that does not decode) goes to Flask, which
    takes the fill lock, fills or bypasses exactly as without a fast path.
-   A MISS goes with its read (``flask_hooks.PEEKED``), so Flask takes the
-   lock without reading the entry again.
+   A MISS goes with its read (``flask_hooks.PEEKED``), so Flask does not read
+   the entry again; when no entry was stored at all, the read took the fill
+   lock too (``peek(claim=True)``), and Flask's lookup fills under it. Once
+   Flask has answered, a lock taken here and not used (a refusal, a bypass, a
+   different name) is released at once.
 5. **Rate limits count hits.** An app with a rate limiter passes ``charge``:
    ``charge(environ, endpoint)`` returns a ``ChargeTicket`` (how to count this
    request), or None when it cannot count it here (the request then goes to
@@ -226,18 +229,25 @@ class FastPath:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
-            answer = self._answer(environ)
-        except Exception:  # the cache never causes a 5xx: Flask answers instead
-            log.exception("response cache fast path failed; handing the request to Flask")
-            answer = None
-        if answer is None:
-            return self.wsgi_app(environ, start_response)
-        status, headers, body = answer
-        line = self._status_lines.get(status)
-        if line is None:
-            line = self._status_lines[status] = _status_line(status)
-        start_response(line, headers)
-        return [body] if body else []
+            try:
+                answer = self._answer(environ)
+            except Exception:  # the cache never causes a 5xx: Flask answers instead
+                log.exception("response cache fast path failed; handing the request to Flask")
+                answer = None
+            if answer is None:
+                return self.wsgi_app(environ, start_response)
+            status, headers, body = answer
+            line = self._status_lines.get(status)
+            if line is None:
+                line = self._status_lines[status] = _status_line(status)
+            start_response(line, headers)
+            return [body] if body else []
+        finally:
+            peeked = environ.get(PEEKED)
+            if peeked is not None and peeked[1].fill is not None:
+                # Flask's hooks have run (store, abandon or never looked up): a lock the
+                # peek took and nobody used is released now, not when it expires.
+                self.state.core.abandon(peeked[1].fill)
 
     # -- the decision ------------------------------------------------------------
 
@@ -291,13 +301,13 @@ class FastPath:
         ticket = self.charge(environ, endpoint)
         if ticket is None:
             return None
-        found, extras = state.core.peek(name, plan.allow_stale, ticket.commands())
+        found, extras = state.core.peek(name, plan.allow_stale, ticket.commands(), claim=True)
+        if found.outcome == MISS:  # Flask's lookup starts from this read (and its lock)
+            environ[PEEKED] = (name, found)
         verdict = ticket.settle(extras) if extras else None  # counted with the read
         reply = None
         if not isinstance(verdict, Reply):  # a refusal needs no entry: Flask refuses first
             if found.outcome != HIT and found.outcome != STALE:
-                if found.outcome == MISS:  # Flask's lookup goes straight to the lock
-                    environ[PEEKED] = (name, found)
                 return None
             reply = self._reply(environ, plan, found.outcome == HIT, found)
             if reply is None:

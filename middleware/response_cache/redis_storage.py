@@ -62,6 +62,19 @@ if ok then return {1, g, entry} end
 return {0, g, entry}
 """
 
+# KEYS: entry, lock, generation. The fast path's read: the entry if there is one (no
+# lock attempted: whether it is fresh is for the caller to decode), else the fill lock
+# with the generation snapshot, so a miss takes its lock in the round trip that found it.
+# Replies: {2, 0, entry} | {1, generation} (locked) | {0, generation} (someone fills).
+_PEEK_CLAIM = """
+local entry = redis.call('GET', KEYS[1])
+if entry then return {2, 0, entry} end
+local ok = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+local g = tonumber(redis.call('GET', KEYS[3]) or '0')
+if ok then return {1, g} end
+return {0, g}
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -73,9 +86,14 @@ _STORE = """
 if ARGV[5] ~= '' and redis.call('GET', KEYS[3]) == ARGV[5] then redis.call('DEL', KEYS[3]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'epoch' end
 local snapshot = tonumber(ARGV[2])
-for i = 4, #KEYS, 2 do
-  local g = redis.call('GET', KEYS[i])
-  if g and tonumber(g) > snapshot then return 'stale' end
+if #KEYS > 3 then
+  -- one MGET for every tag generation: a list page carries a tag per post it shows
+  local names = {}
+  for i = 4, #KEYS, 2 do names[#names + 1] = KEYS[i] end
+  local gens = redis.call('MGET', unpack(names))
+  for i = 1, #names do
+    if gens[i] and tonumber(gens[i]) > snapshot then return 'stale' end
+  end
 end
 local retention = tonumber(ARGV[4])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', retention)
@@ -186,6 +204,7 @@ class RedisStorage:
             for name, source in (
                 ("acquire", _ACQUIRE),
                 ("claim", _CLAIM),
+                ("peek_claim", _PEEK_CLAIM),
                 ("release", _RELEASE),
                 ("store", _STORE),
                 ("invalidate", _INVALIDATE),
@@ -276,16 +295,46 @@ class RedisStorage:
         """
         if not commands:
             return self.get(key), []
-        wire = [("GET", key), *commands]
-        pool = self._pool
-        if pool is None:
-            results = self._run(lambda: self._pipelined(wire))
-        else:
-            results = self._run(lambda: _send_raw(pool, wire))
+        results = self._send([("GET", key), *commands])
         value, extras = results[0], list(results[1:])
         if isinstance(value, Exception):
             raise PartialFailure(str(value), extras)
         return value, extras
+
+    def peek_claim(
+        self, epoch: str, name: str, token: str, lock_ms: int, commands: Sequence[tuple[Any, ...]]
+    ) -> tuple[bytes | None, bool, int, list[Any]]:
+        """``(entry, locked, snapshot, extras)``: the entry of ``name``; when there is
+        none, the fill lock under ``token`` is taken in the same step (``locked``, with
+        the generation ``snapshot`` read under it). ``commands`` ride along as in
+        ``get_with``. The caller must release a lock it took and does not use.
+
+        Sent as a raw ``EVALSHA``; a server that lost its scripts (restart, failover)
+        answers NOSCRIPT without running anything, and the script then runs through
+        redis-py's ``Script`` (which loads it) in a second round trip.
+        """
+        layout = self.layout
+        keys = [layout.entry(epoch, name), layout.lock(epoch, name), layout.generation(epoch)]
+        script = self._scripts["peek_claim"]
+        results = self._send([("EVALSHA", script.sha, 3, *keys, token, lock_ms), *commands])
+        reply, extras = results[0], list(results[1:])
+        if isinstance(reply, redis.exceptions.NoScriptError):
+            try:
+                reply = self._run(lambda: script(keys=keys, args=[token, lock_ms]))
+            except StorageUnavailable as exc:  # the commands did run: keep their replies
+                raise PartialFailure(str(exc), extras) from exc
+        elif isinstance(reply, Exception):
+            raise PartialFailure(str(reply), extras)
+        if int(reply[0]) == 2:
+            return reply[2], False, 0, extras
+        return None, int(reply[0]) == 1, int(reply[1]), extras
+
+    def _send(self, wire: list[tuple[Any, ...]]) -> list[Any]:
+        """Every reply to ``wire``, sent in one round trip (see ``get_with``)."""
+        pool = self._pool
+        if pool is None:
+            return self._run(lambda: self._pipelined(wire))
+        return self._run(lambda: _send_raw(pool, wire))
 
     def _pipelined(self, wire: list[tuple[Any, ...]]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)

@@ -26,8 +26,9 @@ Contract shared by every backend (one contract test suite runs against all):
   its own (memory): a per-process store must replay every invalidation
   itself.
 - Optional, outside the protocol: ``get_with(key, commands)`` reads ``key`` and
-  runs raw ``commands`` in the same round trip (Redis only; see
-  ``redis_storage.py``). Callers check for it with ``getattr``.
+  runs raw ``commands`` in the same round trip, and ``peek_claim`` does the same
+  while taking the fill lock when no entry is stored (Redis only; see
+  ``redis_storage.py``). Callers check for them with ``getattr``.
 """
 
 from __future__ import annotations

@@ -201,3 +201,49 @@ def test_a_peek_from_another_epoch_is_not_trusted(core_factory):
     # Under another epoch the peek proves nothing: the entry is read again (a plain HIT).
     found = core.lookup("n", peeked=stale_peek)
     assert found.outcome == HIT and found.detail == ""
+
+
+def test_a_claiming_peek_of_an_absent_name_carries_the_fill_to_the_lookup(
+    redis_server, journal, clock
+):
+    core = redis_core(redis_server.url, journal, clock)
+    peeked, _ = core.peek("n", claim=True)
+    assert peeked.outcome == "miss" and peeked.fill is not None and peeked.fill.locked
+    # Another worker's claim finds the lock taken: it would wait, not compute.
+    rival = core.peek("n", claim=True)[0]
+    assert rival.outcome == "miss" and rival.fill is None
+    found = core.lookup("n", peeked=peeked)
+    assert found.outcome == FILL and found.fill is peeked.fill
+    assert core.complete(found.fill, b"v", FRESH, ["post:1"]) == "ok"
+    assert not peeked.fill.locked
+    assert core.peek("n", claim=True)[0].outcome == HIT  # stored and unlocked
+
+
+def test_a_claiming_peek_closes_the_stale_set_race_like_a_lookup(
+    redis_server, journal, clock, engine
+):
+    core = redis_core(redis_server.url, journal, clock)
+    peeked, _ = core.peek("posts:single:1", claim=True)
+    assert peeked.fill is not None
+    seq = commit_write(engine, journal, ["post:1"])
+    assert core.invalidate_after_commit(seq, ["post:1"])
+    # The snapshot was read with the lock, before the write: the old value is refused.
+    assert core.complete(peeked.fill, b"old", FRESH, ["post:1"]) == STALE
+
+
+def test_a_claiming_peek_of_a_stored_name_takes_no_lock(redis_server, journal, clock):
+    core = redis_core(redis_server.url, journal, clock)
+    fill_value(core, "n", b"v", [])
+    found, _ = core.peek("n", claim=True)
+    assert found.outcome == HIT and found.fill is None
+    clock.advance(FRESH.ttl + 1)  # expired but still kept: a MISS that Flask claims itself
+    found, _ = core.peek("n", claim=True)
+    assert found.outcome == "miss" and found.fill is None
+
+
+def test_a_claiming_peek_survives_a_server_that_lost_its_scripts(redis_server, journal, clock):
+    core = redis_core(redis_server.url, journal, clock)
+    core.peek("warm-up", claim=True)[0]
+    redis_server.client().script_flush()  # what a restart or a failover does to scripts
+    found, _ = core.peek("n", claim=True)
+    assert found.outcome == "miss" and found.fill is not None and found.fill.locked

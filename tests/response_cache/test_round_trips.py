@@ -4,8 +4,8 @@ Every Redis call of the cache goes through ``RedisStorage._run`` and every call 
 limiter's storage through the shared ``RedisLink.execute``; ``RoundTrips`` counts both on
 the real objects of a real app on a real redis-server (instrumentation, not a stand-in).
 The figures are the contract of the miss path (issue 7): the fast path's read carries the
-rate-limit count, the Flask path takes the fill lock without reading the entry again, the
-service cache skips its own single-flight inside a response-cache fill, and storing
+rate-limit count and, when nothing is stored, takes the fill lock (the Flask path fills
+under it), the service cache skips its own single-flight inside a response-cache fill, and storing
 releases the lock in the same step.
 """
 
@@ -63,16 +63,17 @@ def redis_app(make_app: Callable[..., Flask], redis_server: Any) -> Callable[...
     return build
 
 
-def test_a_miss_costs_three_round_trips_and_a_hit_one(redis_app: Callable[..., Flask]) -> None:
+def test_a_miss_costs_two_round_trips_and_a_hit_one(redis_app: Callable[..., Flask]) -> None:
     app = redis_app()
     trips = RoundTrips(app)
     client = app.test_client()
     client.get(f"{POSTS}/2").get_data()  # renews the trust lease outside the figures
     response, cache, limiter = trips.of(client, f"{POSTS}/1")
     assert response.status_code == 200 and response.headers["X-Cache"] == "MISS"
-    # Fast-path read (+ the count), claim (lock + read), store (+ release): three, the
-    # limiter riding on the first and the service cache skipped inside the fill.
-    assert (cache, limiter) == (3, 0)
+    # Fast-path read (+ the count, + the fill lock as nothing was stored), store
+    # (+ release): two, the limiter riding on the first and the service cache skipped
+    # inside the fill.
+    assert (cache, limiter) == (2, 0)
     assert response.headers["X-RateLimit-Remaining"]
     assert response.headers["RateLimit"].startswith('"api";r=')
     response, cache, limiter = trips.of(client, f"{POSTS}/1")
@@ -143,3 +144,51 @@ def test_routes_with_limits_of_their_own_stay_with_flask_limiter(
     assert [r.status_code for r in codes] == [401, 401, 429]
     policies = codes[0].headers["RateLimit-Policy"]
     assert '"api";q=10000;w=60' in policies and '"auth";q=2;w=60' in policies
+
+
+def _locks(app: Flask) -> list[str]:
+    storage = app.extensions["cache_core"].storage
+    return storage.scan(storage.layout.prefix + "l:*", 1000)
+
+
+def _watch_peeks(app: Flask) -> list[Any]:
+    """The fill each fast-path peek carried out (None: it took no lock)."""
+    core = app.extensions["cache_core"]
+    taken: list[Any] = []
+    peek = core.peek
+
+    def watching(*args: Any, **kwargs: Any) -> Any:
+        found, extras = peek(*args, **kwargs)
+        taken.append(found.fill)
+        return found, extras
+
+    core.peek = watching
+    return taken
+
+
+def test_a_lock_the_fast_path_took_for_a_request_that_fills_nothing_is_released(
+    redis_app: Callable[..., Flask],
+) -> None:
+    app = redis_app()
+    client = app.test_client()
+    client.get(f"{POSTS}/2").get_data()
+    taken = _watch_peeks(app)
+    response = client.get(f"{POSTS}/999999")  # nothing to store: a 404 is never cached
+    assert response.status_code == 404
+    assert taken[-1] is not None  # the peek did take the lock...
+    assert not taken[-1].locked and _locks(app) == []  # ...and it is gone already
+
+
+def test_a_lock_the_fast_path_took_for_a_refused_request_is_released(
+    redis_app: Callable[..., Flask],
+) -> None:
+    app = redis_app(RATELIMIT_API="3 per minute")
+    client = app.test_client()
+    for _ in range(3):  # use up the bucket (registering the author may have counted)
+        if client.get(f"{POSTS}/2").headers.get("X-RateLimit-Remaining") in ("0", None):
+            break
+    taken = _watch_peeks(app)
+    refused = client.get(f"{POSTS}/1")  # a miss the limiter refuses
+    assert refused.status_code == 429
+    assert taken[-1] is not None and not taken[-1].locked
+    assert _locks(app) == []
