@@ -28,6 +28,7 @@ from redis_link import init_redis_link
 from request_guards import register_request_guards
 from services.invalidation import register_cache_journal
 from sessions import configure_sessions
+from sqlite_setup import configure_sqlite
 
 api = JsonApi()
 apply_limits(auth.bp, exempt=[health.bp])
@@ -59,6 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_database(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine)  # WAL, and broken files drop their connections
 
 
 def register_redis(app: Flask) -> None:

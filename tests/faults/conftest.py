@@ -1,10 +1,11 @@
 """Fixtures of the fault suite: seeded databases that can be taken away, gunicorn deployments.
 
 - ``sqlite_database``: a copy of a seeded SQLite file (5 users, 40 posts, seeded
-  once per session). ``take_down()`` overwrites the file's header in place, so
-  every connection, pooled ones included, gets "file is not a database" (as
-  root, ``chmod 000`` changes nothing and an open connection survives a
-  rename); ``bring_back()`` restores the bytes.
+  once per session). ``take_down()`` checkpoints the WAL into the file, then
+  overwrites the file's header in place, so every connection, pooled ones
+  included, gets "file is not a database" (as root, ``chmod 000`` changes
+  nothing and an open connection survives a rename); ``bring_back()`` restores
+  the bytes.
 - ``postgres_database``: with ``TEST_DATABASE_URL``, a throwaway database of our
   own (``faults_<pid>_<hex>``, never ``test``), seeded alike. ``take_down()``
   refuses new connections (``ALLOW_CONNECTIONS false``) and terminates its
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -54,6 +56,14 @@ class SqliteDatabase:
         self._header: bytes | None = None
 
     def take_down(self) -> None:
+        # In WAL mode recent pages (page 1, the header, included) live in the -wal file:
+        # copy them back first, or readers would never look at the header we overwrite.
+        conn = sqlite3.connect(self.path, timeout=5)
+        try:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        finally:
+            conn.close()
+        assert busy == 0, "a reader kept the checkpoint from completing"
         with open(self.path, "r+b") as handle:
             self._header = handle.read(_SQLITE_HEADER)
             handle.seek(0)
