@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 
 from middleware.response_cache.redis_storage import RedisStorage
+from tests.conftest import Actions
 from tests.response_cache.test_fast_path_limits import with_posts
 
 POSTS = "/api/v1/posts"
@@ -192,3 +193,19 @@ def test_a_lock_the_fast_path_took_for_a_refused_request_is_released(
     assert refused.status_code == 429
     assert taken[-1] is not None and not taken[-1].locked
     assert _locks(app) == []
+
+
+def test_a_write_costs_the_cache_one_round_trip_its_invalidation(
+    make_app: Callable[..., Flask], redis_server: Any
+) -> None:
+    app = make_app(redis=redis_server)
+    actions = Actions(app)
+    client = actions.signed_in("author@example.com", "Author")
+    post = actions.create_post(client)
+    client.get(f"{POSTS}/{post['id']}").get_data()  # renews the trust lease outside the figures
+    trips = RoundTrips(app)
+    cache = trips.cache
+    response = client.patch(f"{POSTS}/{post['id']}", json={"title": "Edited"})
+    assert response.status_code == 200 and response.get_json()["title"] == "Edited"
+    # The answer is read from the database after the commit, not through the service cache.
+    assert trips.cache - cache == 1
