@@ -38,7 +38,9 @@ def test_inspect_refuses_urls_that_are_never_cached(app):
 def test_get_and_ttl_of_read_service_entries(app, actions):
     actions.app = app
     writer = actions.signed_in()
-    post = actions.create_post(writer, title="svc")  # create reads it back: cached
+    post = actions.create_post(writer, title="svc")
+    # A signed-in read bypasses the response cache and fills the service entry.
+    assert writer.get(f"/api/v1/posts/{post['id']}").headers["X-Cache"] == "BYPASS"
     key = f"posts:single:{post['id']}"
     shown = _run(app, "get", key).output
     assert '"title":"svc"' in shown, shown
