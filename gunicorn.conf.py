@@ -7,6 +7,8 @@ Contract (read by ``gunicorn -c gunicorn.conf.py wsgi:app``; names are gunicorn 
 - ``WEB_CONCURRENCY``: ``workers``; default ``2``.
 - ``GUNICORN_WORKER_CLASS``: ``worker_class``; default ``sync`` (``gthread`` suits slow I/O).
 - ``GUNICORN_THREADS``: ``threads`` per worker, used by ``gthread`` only; default ``1``.
+- ``GUNICORN_ACCESS_LOG``: gunicorn's own access log, ``-`` (stdout) or a file; default off
+  (the app logs every request as JSON).
 - ``PROMETHEUS_MULTIPROC_DIR``: unset by default; when set, stale ``*.db`` metric files are removed
   at start-up and exited workers are marked dead (prometheus-client multiprocess mode).
 
@@ -60,7 +62,11 @@ limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
 
-accesslog = "-"
+# The app writes the access log: one JSON line per request (observability/request_log.py) with
+# the route pattern, never the path, query string or client address. gunicorn's own line would
+# repeat every request with exactly those, and cost each request a second formatted write, so it
+# is off unless asked for ("-" is stdout, anything else a file path).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "").strip() or None
 
 # Forwarding headers: werkzeug's ProxyFix, installed by wsgi.py when TRUSTED_PROXIES > 0, is the
 # ONLY place that trusts them, with an exact hop count. gunicorn would otherwise also honour

@@ -6,7 +6,17 @@ from __future__ import annotations
 from models.cache_outbox import CacheOutbox
 from models.cache_toggle import CacheToggle
 from models.post import Post, Tag, post_tags
+from models.post_count import PostCount
 from models.session_record import SessionRecord
 from models.user import User
 
-__all__ = ["CacheOutbox", "CacheToggle", "Post", "SessionRecord", "Tag", "User", "post_tags"]
+__all__ = [
+    "CacheOutbox",
+    "CacheToggle",
+    "Post",
+    "PostCount",
+    "SessionRecord",
+    "Tag",
+    "User",
+    "post_tags",
+]

@@ -4,7 +4,9 @@ Contract:
 - ``list_posts`` returns ``(items, total)``: newest first (``created_at`` then
   ``id``, both descending), published only unless ``drafts_of`` names the
   author whose drafts are included. Three queries whatever the page size
-  (count, page joined to author, tags of the page): no N+1.
+  (total, page joined to author, tags of the page): no N+1. The unfiltered
+  list reads its total from the row the database keeps (``models.post_count``),
+  filtered ones count.
 - ``get_post`` returns the post dict, or raises ``ApiError(404)`` when it is
   missing or is a draft and the viewer is not its author (a draft's existence
   is not revealed).
@@ -45,7 +47,8 @@ from sqlalchemy.exc import IntegrityError
 from errors import ApiError
 from extensions import db
 from json_provider import iso_utc
-from models import Post, Tag, User, post_tags
+from models import Post, PostCount, Tag, User, post_tags
+from models.post_count import PUBLISHED
 from models.types import utcnow
 from services import cache as service_cache
 from services import invalidation
@@ -145,6 +148,16 @@ def _list_statements(author: bool, tag: bool, drafts: bool) -> tuple[AnySelect, 
     return count, page
 
 
+# The published total, as the database keeps it; no row (a database without the counter's
+# triggers) means "count" (see ``models.post_count``).
+_KEPT_TOTAL = select(PostCount.value).where(PostCount.name == PUBLISHED)
+
+
+def _published_total(conn: Connection, count: AnySelect, params: dict[str, Any]) -> int:
+    kept: int | None = conn.execute(_KEPT_TOTAL).scalar_one_or_none()
+    return kept if kept is not None else conn.execute(count, params).scalar_one()
+
+
 def _read_connection() -> Connection:
     """The session's connection (the bind an ORM query on ``Post`` would use, in the same
     transaction), after the autoflush that query would have done."""
@@ -197,7 +210,11 @@ def _query_posts(
     offset = (page - 1) * limit
     params = {"author_id": author_id, "tag": tag, "limit": limit, "offset": offset}
     conn = _read_connection()
-    total: int = conn.execute(count_stmt, params).scalar_one()
+    total: int
+    if author_id is None and tag is None and not drafts:
+        total = _published_total(conn, count_stmt, params)
+    else:  # a filtered count walks only its own index range
+        total = conn.execute(count_stmt, params).scalar_one()
     if total == 0 or offset >= total:
         return [], total
     rows = conn.execute(page_stmt, params).all()

@@ -18,7 +18,14 @@ import pytest
 from gunicorn.config import Config
 
 CONF_FILE = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
-ENV_KNOBS = ("BIND", "PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS")
+ENV_KNOBS = (
+    "BIND",
+    "PORT",
+    "WEB_CONCURRENCY",
+    "GUNICORN_WORKER_CLASS",
+    "GUNICORN_THREADS",
+    "GUNICORN_ACCESS_LOG",
+)
 
 
 def defined_names() -> set[str]:
@@ -60,7 +67,14 @@ def test_defaults_serve_on_loopback_with_two_sync_workers(monkeypatch: pytest.Mo
     assert cfg.worker_class_str == "sync"
     assert cfg.preload_app is False
     assert (cfg.timeout, cfg.graceful_timeout, cfg.keepalive) == (30, 30, 2)
-    assert cfg.accesslog == "-"
+    assert cfg.accesslog is None  # the app logs every request itself
+
+
+@pytest.mark.parametrize("value", ["-", "/var/log/posts-api/access.log"])
+def test_gunicorn_access_log_is_on_when_asked_for(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    assert load(monkeypatch, GUNICORN_ACCESS_LOG=value).accesslog == value
 
 
 def test_control_socket_is_disabled(monkeypatch: pytest.MonkeyPatch) -> None:

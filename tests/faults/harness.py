@@ -50,6 +50,7 @@ BASE_ENV = {
     "RATELIMIT_AUTH": "1000000 per minute",
     "RATELIMIT_LOGIN_FAILURES": "1000 per minute",
     "GUNICORN_CMD_ARGS": ACCESS_LOG_ARGS,
+    "GUNICORN_ACCESS_LOG": "-",  # off by default; the probe lines are gunicorn's
 }
 
 _probe_ids = itertools.count(1)
