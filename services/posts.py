@@ -43,6 +43,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from errors import ApiError
 from extensions import db
@@ -314,6 +315,9 @@ def _tag_ids(names: Iterable[str]) -> list[int]:
     return [found[name] for name in wanted]
 
 
+_ROW_ONLY = (lazyload(Post.author), lazyload(Post.tags))
+
+
 def _set_tags(post_id: int, names: Iterable[str]) -> None:
     db.session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
     ids = _tag_ids(names)
@@ -322,7 +326,9 @@ def _set_tags(post_id: int, names: Iterable[str]) -> None:
 
 
 def _load_for_write(post_id: int, user_id: int) -> Post:
-    post = db.session.get(Post, post_id)
+    # The post's own row only: a write never reads its author or tag objects (tags are
+    # rewritten with Core statements), and the answer is read afresh after the commit.
+    post = db.session.get(Post, post_id, options=_ROW_ONLY)
     if post is None or (not post.published and post.author_id != user_id):
         raise ApiError(404, "Post not found")
     if post.author_id != user_id:
@@ -344,9 +350,10 @@ def create_post(
     )
     db.session.add(post)
     db.session.flush()
-    _set_tags(post.id, tags)
-    invalidation.commit_and_invalidate(tags_for_write(post.id, author_id))
-    return _as_written(post.id, author_id)
+    post_id: int = post.id  # read before the commit expires it (a refresh is a query)
+    _set_tags(post_id, tags)
+    invalidation.commit_and_invalidate(tags_for_write(post_id, author_id))
+    return _as_written(post_id, author_id)
 
 
 def update_post(post_id: int, user_id: int, changes: dict[str, Any]) -> PostDict:
@@ -362,9 +369,9 @@ def update_post(post_id: int, user_id: int, changes: dict[str, Any]) -> PostDict
     if "tags" in changes:
         _set_tags(post.id, changes["tags"])
     post.updated_at = utcnow()
-    tags = tags_for_write(post.id, post.author_id, lists_change=lists_change)
+    tags = tags_for_write(post_id, post.author_id, lists_change=lists_change)
     invalidation.commit_and_invalidate(tags)
-    return _as_written(post.id, user_id)
+    return _as_written(post_id, user_id)  # not post.id: the commit expired it
 
 
 def delete_post(post_id: int, user_id: int) -> None:

@@ -140,6 +140,21 @@ def test_update_replaces_tags_and_leaves_other_fields(ann):
     assert updated["updated_at"] >= post["updated_at"]
 
 
+def test_an_edit_reads_the_row_writes_it_and_reads_the_answer(ann):
+    """The post's row; the journal row and the change (one commit); the journal row marked
+    applied; the answer and its tags. No author or tag objects loaded for the write, no
+    refresh of the expired post after the commit: each was one more query per write."""
+    post = posts.create_post(ann, "Title", "Body", tags=["a"])
+    db.session.remove()  # a new request: nothing in the identity map
+
+    with counted_statements() as statements:
+        updated = posts.update_post(post["id"], ann, {"title": "New"})
+
+    assert updated["title"] == "New" and [t["name"] for t in updated["tags"]] == ["a"]
+    kinds = [s.split()[0].upper() for s in statements]
+    assert kinds == ["SELECT", "INSERT", "UPDATE", "UPDATE", "SELECT", "SELECT"], statements
+
+
 @pytest.mark.parametrize("action", ["update", "delete"])
 def test_only_the_author_may_write(ann, bob, action):
     post = posts.create_post(ann, "T", "B")
