@@ -1,8 +1,8 @@
 """The SQL implementation of the cache's invalidation journal (outbox).
 
 Contract (see ``middleware.response_cache.journal``):
-- ``record(session, tags)`` adds a row to the caller's ORM session, inside
-  the caller's transaction, and returns it (its id is known after flush);
+- ``record(session, tags)`` inserts a row on the caller's session, inside the
+  caller's transaction, and returns its id;
 - ``pending``, ``recent``, ``max_applied`` and ``mark_applied`` run on their
   own short connections, never inside a request's transaction;
 - any database error surfaces as ``JournalUnavailable``, so the cache treats
@@ -19,7 +19,7 @@ from itertools import count
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, scoped_session
 
@@ -34,17 +34,30 @@ from models.types import utcnow
 LATE_COMMIT_HORIZON = timedelta(seconds=60)
 
 
+# One INSERT ... RETURNING id on the caller's connection (SQLite >= 3.35, PostgreSQL): no
+# ORM object to flush, and the id without a second statement.
+_OUTBOX = CacheOutbox.__table__
+_RECORD = insert(_OUTBOX).returning(_OUTBOX.c.id)
+# On the table, not the mapped class: an ORM-enabled UPDATE on a plain connection costs
+# about twice the CPU of this one (~390 vs ~220 us with its commit, SQLite).
+_MARK_APPLIED = (
+    update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(applied=True)
+)
+
+
 class SqlJournal:
     def __init__(self, engine: Engine, retention: timedelta = timedelta(minutes=10)) -> None:
         self.engine = engine
         self.retention = retention
         self._prune_every = count()
 
-    def record(self, session: Session | scoped_session[Any], tags: Sequence[str]) -> CacheOutbox:
-        row = CacheOutbox(tags=orjson.dumps(list(tags)).decode(), created_at=utcnow())
-        session.add(row)
-        session.flush()
-        return row
+    def record(self, session: Session | scoped_session[Any], tags: Sequence[str]) -> int:
+        values = {
+            "tags": orjson.dumps(list(tags)).decode(),
+            "created_at": utcnow(),
+            "applied": False,
+        }
+        return int(session.execute(_RECORD, values).scalar_one())
 
     def pending(self) -> list[JournalEntry]:
         stmt = (
@@ -76,9 +89,7 @@ class SqlJournal:
             return
         try:
             with self.engine.begin() as conn:
-                conn.execute(
-                    update(CacheOutbox).where(CacheOutbox.id.in_(list(ids))).values(applied=True)
-                )
+                conn.execute(_MARK_APPLIED, {"ids": list(ids)})
                 if next(self._prune_every) % 100 == 0:
                     self._prune(conn)
         except SQLAlchemyError as exc:

@@ -39,7 +39,7 @@ def commit_and_invalidate(tags: Sequence[str]) -> None:
     if journal is None or core is None:
         db.session.commit()
         return
-    row_id = journal.record(db.session, tags).id  # read before commit expires it
+    row_id = journal.record(db.session, tags)
     db.session.commit()
     core.invalidate_after_commit(row_id, tags)
 

@@ -43,7 +43,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload
 
 from errors import ApiError
 from extensions import db
@@ -315,9 +314,6 @@ def _tag_ids(names: Iterable[str]) -> list[int]:
     return [found[name] for name in wanted]
 
 
-_ROW_ONLY = (lazyload(Post.author), lazyload(Post.tags))
-
-
 def _set_tags(post_id: int, names: Iterable[str]) -> None:
     db.session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
     ids = _tag_ids(names)
@@ -325,15 +321,23 @@ def _set_tags(post_id: int, names: Iterable[str]) -> None:
         db.session.execute(insert(post_tags), [{"post_id": post_id, "tag_id": t} for t in ids])
 
 
-def _load_for_write(post_id: int, user_id: int) -> Post:
-    # The post's own row only: a write never reads its author or tag objects (tags are
-    # rewritten with Core statements), and the answer is read afresh after the commit.
-    post = db.session.get(Post, post_id, options=_ROW_ONLY)
-    if post is None or (not post.published and post.author_id != user_id):
+# What a write checks: the author and whether the post is published. The write itself
+# goes to the table with Core statements: no ORM object is loaded, flushed or refreshed.
+_WRITE_CHECK = select(Post.author_id, Post.published).where(
+    Post.id == bindparam("post_id", type_=Integer)
+)
+_POSTS = Post.__table__
+
+
+def _check_write(post_id: int, user_id: int) -> bool:
+    """Whether the post is published; 404 when it is missing or another author's draft,
+    403 when it is someone else's."""
+    row = db.session.execute(_WRITE_CHECK, {"post_id": post_id}).first()
+    if row is None or (not row.published and row.author_id != user_id):
         raise ApiError(404, "Post not found")
-    if post.author_id != user_id:
+    if row.author_id != user_id:
         raise ApiError(403, "Only the author can change this post.")
-    return post
+    return bool(row.published)
 
 
 def create_post(
@@ -357,30 +361,26 @@ def create_post(
 
 
 def update_post(post_id: int, user_id: int, changes: dict[str, Any]) -> PostDict:
-    post = _load_for_write(post_id, user_id)
+    published = _check_write(post_id, user_id)
     # Membership and order of list pages depend on `published` and, for the tag filter, on
     # the tags; anything else only changes what the post shows (see tags_for_write).
     lists_change = "tags" in changes or (
-        "published" in changes and changes["published"] != post.published
+        "published" in changes and changes["published"] != published
     )
-    for field in ("title", "body", "published"):
-        if field in changes:
-            setattr(post, field, changes[field])
+    values = {field: changes[field] for field in ("title", "body", "published") if field in changes}
+    db.session.execute(
+        _POSTS.update().where(_POSTS.c.id == post_id).values(**values, updated_at=utcnow())
+    )
     if "tags" in changes:
-        _set_tags(post.id, changes["tags"])
-    post.updated_at = utcnow()
-    tags = tags_for_write(post_id, post.author_id, lists_change=lists_change)
-    invalidation.commit_and_invalidate(tags)
-    return _as_written(post_id, user_id)  # not post.id: the commit expired it
+        _set_tags(post_id, changes["tags"])
+    invalidation.commit_and_invalidate(tags_for_write(post_id, user_id, lists_change=lists_change))
+    return _as_written(post_id, user_id)
 
 
 def delete_post(post_id: int, user_id: int) -> None:
-    post = _load_for_write(post_id, user_id)
-    author_id = post.author_id
-    # Core deletes for both tables: ``session.delete(post)`` would also delete the
-    # post's (already loaded) tag links itself, find them gone and raise
-    # StaleDataError. SQLite does not enforce the ON DELETE CASCADE, hence the first.
+    _check_write(post_id, user_id)
+    author_id = user_id  # only the author may delete
+    # SQLite does not enforce the ON DELETE CASCADE, hence the links first.
     db.session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
-    db.session.execute(delete(Post).where(Post.id == post_id))
-    db.session.expunge(post)
+    db.session.execute(_POSTS.delete().where(_POSTS.c.id == post_id))
     invalidation.commit_and_invalidate(tags_for_write(post_id, author_id))

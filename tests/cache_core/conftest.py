@@ -38,7 +38,7 @@ def journal(engine: sa.Engine) -> SqlJournal:
 def commit_write(engine: sa.Engine, journal: SqlJournal, tags: list[str]) -> int:
     """What a service does: the journal row commits with the data change."""
     with sa.orm.Session(engine) as session:
-        row_id = journal.record(session, tags).id
+        row_id = journal.record(session, tags)
         session.commit()
     return row_id
 
