@@ -9,7 +9,7 @@ Contract:
 - The table, its triggers and its row are created together when the table is created
   (``create_all``, so also by ``flask init-db`` on an older database): the triggers first,
   then the row from a count of the posts, so a post written meanwhile is counted once.
-- No row means "not kept": readers count the posts instead (``published_total`` in
+- No row means "not kept": readers count the posts instead (``_query_posts`` in
   ``services/posts.py``). That is always right, only slower.
 
 Why: the public list answers with its total, and counting ~10,000 published posts costs

@@ -153,11 +153,6 @@ def _list_statements(author: bool, tag: bool, drafts: bool) -> tuple[AnySelect, 
 _KEPT_TOTAL = select(PostCount.value).where(PostCount.name == PUBLISHED)
 
 
-def _published_total(conn: Connection, count: AnySelect, params: dict[str, Any]) -> int:
-    kept: int | None = conn.execute(_KEPT_TOTAL).scalar_one_or_none()
-    return kept if kept is not None else conn.execute(count, params).scalar_one()
-
-
 def _read_connection() -> Connection:
     """The session's connection (the bind an ORM query on ``Post`` would use, in the same
     transaction), after the autoflush that query would have done."""
@@ -210,11 +205,10 @@ def _query_posts(
     offset = (page - 1) * limit
     params = {"author_id": author_id, "tag": tag, "limit": limit, "offset": offset}
     conn = _read_connection()
-    total: int
-    if author_id is None and tag is None and not drafts:
-        total = _published_total(conn, count_stmt, params)
-    else:  # a filtered count walks only its own index range
-        total = conn.execute(count_stmt, params).scalar_one()
+    # Only the unfiltered list has a kept total; a filtered count walks its own index range.
+    unfiltered = author_id is None and tag is None and not drafts
+    kept: int | None = conn.execute(_KEPT_TOTAL).scalar_one_or_none() if unfiltered else None
+    total: int = kept if kept is not None else conn.execute(count_stmt, params).scalar_one()
     if total == 0 or offset >= total:
         return [], total
     rows = conn.execute(page_stmt, params).all()
@@ -378,9 +372,8 @@ def update_post(post_id: int, user_id: int, changes: dict[str, Any]) -> PostDict
 
 
 def delete_post(post_id: int, user_id: int) -> None:
-    _check_write(post_id, user_id)
-    author_id = user_id  # only the author may delete
+    _check_write(post_id, user_id)  # from here on, user_id is the author
     # SQLite does not enforce the ON DELETE CASCADE, hence the links first.
     db.session.execute(delete(post_tags).where(post_tags.c.post_id == post_id))
     db.session.execute(_POSTS.delete().where(_POSTS.c.id == post_id))
-    invalidation.commit_and_invalidate(tags_for_write(post_id, author_id))
+    invalidation.commit_and_invalidate(tags_for_write(post_id, user_id))
