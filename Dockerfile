@@ -9,8 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Requirements first, so a code change does not reinstall the dependencies (layer cache).
+# Requirements first, so a code change does not reinstall the dependencies (layer cache); the
+# response-cache package is one of them (requirements.txt installs it from its folder).
 COPY requirements.txt ./
+COPY middleware/response_cache/ middleware/response_cache/
 RUN pip install -r requirements.txt
 
 # A fixed uid so volume permissions are predictable. The code stays root-owned and read-only to

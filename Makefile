@@ -44,12 +44,15 @@ define ensure_venv
 	@"$(PY)" -m pip install --quiet --upgrade pip || echo "warning: could not upgrade pip; continuing"
 endef
 
-$(VENV)/.installed-runtime: requirements.txt
+# The response-cache package's own metadata (its dependencies, its extras) is an input too.
+PACKAGE_META = middleware/response_cache/pyproject.toml
+
+$(VENV)/.installed-runtime: requirements.txt $(PACKAGE_META)
 	$(ensure_venv)
 	"$(PY)" -m pip install --quiet -r requirements.txt
 	@touch "$@"
 
-$(VENV)/.installed-dev: requirements-dev.txt requirements.txt
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(PACKAGE_META)
 	$(ensure_venv)
 	"$(PY)" -m pip install --quiet -r requirements-dev.txt
 	@touch "$@"

@@ -12,7 +12,6 @@ from typing import Any
 from flask import Flask
 
 import cli
-from api_limit import register_api_limit
 from blueprints import admin, auth, health, posts
 from blueprints.api_docs import register_api_docs
 from blueprints.dashboard import register_dashboard
@@ -22,16 +21,17 @@ from errors import register_error_handlers
 from extensions import db
 from json_provider import register_json
 from observability import register_observability
-from openapi import JsonApi
-from rate_limits import apply_limits, configure_limiter
+from openapi import JsonApi, declare_layers_fast_hit_safe
+from rate_limits import configure_limiter, exempt_from_limits, limit_auth_routes
 from redis_link import init_redis_link
 from request_guards import register_request_guards
-from services.invalidation import register_cache_journal
 from sessions import configure_sessions
 from sqlite_setup import configure_sqlite
 
 api = JsonApi()
-apply_limits(auth.bp, exempt=[health.bp])
+declare_layers_fast_hit_safe()
+limit_auth_routes(auth.bp)
+exempt_from_limits(health.bp)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -41,11 +41,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     register_json(app)
     register_database(app)
-    register_cache_journal(app)
     register_redis(app)
     configure_sessions(app)
     configure_limiter(app)
-    register_api_limit(app)
     register_request_guards(app)
     register_response_cache(app)
     register_api(app)

@@ -74,12 +74,12 @@ import math
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
+from flask_response_cache import RedisTarget, RedisUrlError, parse_redis_url
 from limits import parse_many
 
 ROOT = Path(__file__).resolve().parent
@@ -209,73 +209,13 @@ def _host_form_url(env: Mapping[str, str]) -> str | None:
     return f"{scheme}://{_auth(env)}{host}:{port}/0"
 
 
-STANDALONE = "standalone"
-CLUSTER = "cluster"
-SENTINEL = "sentinel"
-
-
-@dataclass(frozen=True, slots=True)
-class RedisTarget:
-    """Where Redis is. ``standalone``: ``url`` as redis-py reads it. ``cluster``: seed
-    ``nodes`` (the rest are discovered). ``sentinel``: the Sentinels' ``nodes`` and the
-    ``master`` name they watch. Credentials and TLS apply to the data nodes."""
-
-    topology: str
-    url: str
-    nodes: tuple[tuple[str, int], ...] = ()
-    master: str | None = None
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-
 def redis_target(url: str) -> RedisTarget:
-    """Parse a Redis URL of any topology; ``ConfigError`` when malformed.
-
-    ``redis[s]://`` and ``unix://`` are one server; ``redis[s]+cluster://[auth@]h1:p1,h2:p2``
-    a Cluster; ``redis[s]+sentinel://[auth@]s1:p1,s2:p2/<master>`` a Sentinel-managed master
-    (the URI forms the ``limits`` library uses too).
-    """
-    scheme, separator, rest = url.partition("://")
-    scheme = scheme.lower()
-    if not separator:
-        raise ConfigError(f"Redis URL must start with a scheme such as redis://, got {url!r}")
-    if scheme in {"redis", "rediss", "unix"}:
-        return RedisTarget(STANDALONE, url)
-    base, _, kind = scheme.partition("+")
-    if base not in {"redis", "rediss"} or kind not in {CLUSTER, SENTINEL}:
-        raise ConfigError(
-            "Redis URL scheme must be redis, rediss, unix, redis+cluster or redis+sentinel,"
-            f" got {scheme!r}"
-        )
-    location, _, path = rest.partition("/")
-    userinfo, _, hosts = location.rpartition("@")
-    username, _, password = userinfo.partition(":")
-    path = unquote(path.partition("?")[0])
-    if kind == CLUSTER and path not in {"", "0"}:
-        raise ConfigError("a Redis Cluster has only database 0")
-    if kind == SENTINEL and not path:
-        raise ConfigError("a redis+sentinel URL names the master: redis+sentinel://h:p/<master>")
-    return RedisTarget(
-        kind,
-        url,
-        nodes=_nodes(hosts),
-        master=path if kind == SENTINEL else None,
-        username=unquote(username) or None,
-        password=unquote(password) or None,
-        tls=base == "rediss",
-    )
-
-
-def _nodes(text: str) -> tuple[tuple[str, int], ...]:
-    nodes = []
-    for item in (part.strip() for part in text.split(",")):
-        host, colon, port = item.rpartition(":")
-        host = host.strip("[]")  # IPv6 in brackets
-        if not (colon and host and port.isdigit() and 0 < int(port) <= 65535):
-            raise ConfigError(f"Redis nodes must be host:port[,host:port...], got {text!r}")
-        nodes.append((host, int(port)))
-    return tuple(nodes)
+    """Parse a Redis URL of any topology (the response-cache package's grammar);
+    ``ConfigError`` when malformed."""
+    try:
+        return parse_redis_url(url)
+    except RedisUrlError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _trusted_hosts(env: Mapping[str, str]) -> list[str] | None:

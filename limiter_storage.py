@@ -21,14 +21,21 @@ Contract:
 - ``reset()`` clears the in-memory counters only: clearing Redis would need
   ``KEYS`` (limits' Lua script), which this project never runs; Redis
   counters expire with their window.
+- **One round trip per request.** Counting on Redis runs limits' increment and reads
+  the key's TTL in the same script; inside a request the pair is kept (``flask.g``),
+  so the ``get`` and ``get_expiry`` Flask-Limiter sends right after for the headers of
+  the same key are answered from it instead of two more round trips. A key counted in
+  another request is always read from Redis.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
+from flask import g, has_request_context
 from limits.storage import MemoryStorage, RedisStorage, Storage
 
 from redis_link import RedisLink
@@ -36,6 +43,16 @@ from redis_link import RedisLink
 KEY_PREFIX = "rl"
 SCHEME = "failover+redis"
 T = TypeVar("T")
+_G_KEY = "_rate_counts"  # flask.g: key -> (count, expires at) counted in this request
+
+# limits' incr_expire.lua, plus the key's TTL, so the headers need no further reads.
+INCR_EXPIRE_TTL = """
+local current = redis.call('INCRBY', KEYS[1], ARGV[2])
+if tonumber(current) == tonumber(ARGV[2]) then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return {current, redis.call('TTL', KEYS[1])}
+"""
 
 
 class LinkRedisStorage(RedisStorage):
@@ -51,6 +68,12 @@ class LinkRedisStorage(RedisStorage):
         self.dependency = redis
         self.storage = client
         self.initialize_storage("")
+        self._incr_ttl = client.register_script(INCR_EXPIRE_TTL)
+
+    def incr_with_expiry(self, key: str, expiry: int, amount: int = 1) -> tuple[int, float]:
+        """Count, and when the window ends (epoch seconds), in one round trip."""
+        count, ttl = self._incr_ttl([self.prefixed_key(key)], [expiry, amount])
+        return int(count), time.time() + max(int(ttl), 0)
 
 
 class FailoverStorage(Storage):
@@ -76,12 +99,32 @@ class FailoverStorage(Storage):
             return operation(self.memory)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        return self._route(lambda s: s.incr(key, expiry, amount))
+        try:
+            count, expires_at = self.link.execute(
+                lambda _client: self.redis.incr_with_expiry(key, expiry, amount)
+            )
+        except redis.RedisError:
+            return self.memory.incr(key, expiry, amount)
+        if has_request_context():
+            g.setdefault(_G_KEY, {})[key] = (count, expires_at)
+        return count
+
+    def _counted(self, key: str) -> tuple[int, float] | None:
+        if not has_request_context():
+            return None
+        counted: dict[str, tuple[int, float]] | None = g.get(_G_KEY)
+        return counted.get(key) if counted else None
 
     def get(self, key: str) -> int:
+        counted = self._counted(key)
+        if counted is not None:
+            return counted[0]
         return self._route(lambda s: s.get(key))
 
     def get_expiry(self, key: str) -> float:
+        counted = self._counted(key)
+        if counted is not None:
+            return counted[1]
         return self._route(lambda s: s.get_expiry(key))
 
     def clear(self, key: str) -> None:
@@ -89,6 +132,12 @@ class FailoverStorage(Storage):
 
     def check(self) -> bool:
         return True
+
+    def redis_counter(self) -> tuple[Any, Callable[[str], str]]:
+        """Where counts live on Redis: the link's client and the key prefixing. The
+        response cache's LimiterCharge then counts fast-path hits in one script that
+        rides on the cache entry's read (same client)."""
+        return self.link.client, self.redis.prefixed_key
 
     def reset(self) -> int | None:
         return self.memory.reset()

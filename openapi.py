@@ -9,7 +9,9 @@ so one shape and the right headers come out everywhere.
 from __future__ import annotations
 
 from flask import Response
-from flask_smorest import Api
+from flask_response_cache import declare_fast_hit_safe_decorator
+from flask_smorest import Api, Blueprint
+from marshmallow import Schema
 from werkzeug.exceptions import HTTPException
 
 from errors import handle_http_exception
@@ -22,3 +24,21 @@ class JsonApi(Api):  # type: ignore[misc]
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return handle_http_exception(error)
+
+
+def declare_layers_fast_hit_safe() -> None:
+    """flask-smorest's view layers above ``@cache_response`` (argument parsing, response
+    documentation), declared safe for the response cache's fast path to skip on a hit:
+    every query schema here excludes unknown fields and the cache keys only the
+    parameters a route declares, so an entry exists only for arguments that parsed;
+    the documentation wrappers only pass the view's result through."""
+    probe = Blueprint("fast-hit-probe", __name__)
+    declare_fast_hit_safe_decorator(
+        probe.arguments(Schema(), location="query"), "parsing already passed for this entry"
+    )
+    declare_fast_hit_safe_decorator(
+        probe.alt_response(200), "documentation only: returns the view's result unchanged"
+    )
+    declare_fast_hit_safe_decorator(
+        probe.response(200), "serialises the view's result, which the entry already holds"
+    )

@@ -15,18 +15,17 @@ Contract:
 - Counters live in Redis under ``rl:`` through ``limiter_storage.FailoverStorage``
   (per-process memory while Redis is unavailable, back on Redis when the
   breaker closes); embedded mode uses ``memory://``.
-- Every limited response carries ``X-RateLimit-Limit/-Remaining/-Reset``
-  (Flask-Limiter) and the IETF ``RateLimit-Policy`` / ``RateLimit`` fields
-  (draft-ietf-httpapi-ratelimit-headers-11, e.g. ``"api";q=100;w=900`` and
-  ``"api";r=57;t=600``). ``Retry-After`` appears only on a 429 from these limits
-  (seconds until the breached window resets) or where a view set its own.
+- Every limited response carries ``X-RateLimit-Limit/-Remaining/-Reset`` and the
+  IETF ``RateLimit-Policy`` / ``RateLimit`` fields (draft-ietf-httpapi-ratelimit-
+  headers-11, e.g. ``"api";q=100;w=900`` and ``"api";r=57;t=600``), all from one
+  formatter (``rate_limit_headers``) on both paths: Flask's (``add_standard_headers``,
+  from Flask-Limiter's evaluated limits) and the response cache's fast path (its
+  ``LimiterCharge``, ``charge_for``). ``Retry-After`` appears only on a 429 from these
+  limits (seconds until the breached window resets) or where a view set its own.
 - A 429 uses the shared JSON error shape (errors.py).
-- The ``api`` bucket is normally counted by ``api_limit.py`` in one round trip (the
-  fast path's ``LimiterCharge``, on the Flask path too): such a request carries its
-  headers in the environ (``COUNTED_HEADERS``), Flask-Limiter skips it (request filter
-  ``counted_elsewhere``) and ``add_standard_headers`` sets them. Routes with limits of
-  their own (auth) are counted by Flask-Limiter as usual. A request marked
-  ``PRECHARGED`` without headers (should the filter be missing) costs 0 here.
+- Fast-path cache hits are counted in the same buckets by the response cache's
+  ``LimiterCharge`` (one round trip with the entry's read); it needs the request-time
+  callables below as functions of the WSGI environ (``ENVIRON_TWINS``).
 - ``failed_logins()`` counts failed logins per account (``RATELIMIT_LOGIN_FAILURES``,
   keyed by a hash of the normalised e-mail, known or not) on the same storage.
 """
@@ -37,11 +36,13 @@ import hashlib
 import ipaddress
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, request
-from flask_limiter import ApplicationLimit, HeaderNames, Limiter, RequestLimit
+from flask_limiter import ApplicationLimit, Limiter
+from flask_response_cache import fast_hit_safe
+from flask_response_cache.contrib.flask_limiter import LimiterCharge, LimitState, states_of
 from limits import parse
 from limits.storage import MemoryStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
@@ -52,18 +53,6 @@ from redis_link import RedisLink
 IPV6_PREFIX = 64
 API_POLICY = "api"
 AUTH_POLICY = "auth"
-# Flask-Limiter writes its Retry-After here; add_standard_headers keeps it only
-# on its own 429s (it would otherwise stamp every response, and raise a 503's
-# short Retry-After to the end of the rate-limit window).
-_LIMITER_RETRY_AFTER = "X-Limiter-Retry-After"
-# Set in the WSGI environ by a layer below Flask (the response cache's fast path,
-# fast_path_limits.py) that already counted this request in the "api" bucket:
-# Flask-Limiter then deducts 0, so every request is counted exactly once.
-PRECHARGED = "rate_limits.precharged"
-# The rate-limit headers of a request already counted in one round trip (api_limit.py,
-# or the fast path before handing the request on): Flask-Limiter skips such a request
-# (``counted_elsewhere`` is its request filter) and add_standard_headers sets these.
-COUNTED_HEADERS = "rate_limits.counted_headers"
 
 T = TypeVar("T")
 _exempt: dict[str, Blueprint | Callable[..., Any]] = {}
@@ -98,11 +87,9 @@ def exempt_from_limits(obj: T) -> T:
     return obj
 
 
-def apply_limits(auth_blueprint: Blueprint, exempt: list[Blueprint]) -> None:
-    """Mark the auth blueprint for RATELIMIT_AUTH and the exemptions (at import)."""
+def limit_auth_routes(auth_blueprint: Blueprint) -> None:
+    """Count ``auth_blueprint``'s routes against RATELIMIT_AUTH too."""
     _auth_blueprints[auth_blueprint.name] = auth_blueprint
-    for blueprint in exempt:
-        exempt_from_limits(blueprint)
 
 
 def _api_limit() -> str:
@@ -122,17 +109,6 @@ def is_api_path(path: str) -> bool:
     return path.startswith("/api/")
 
 
-def api_cost() -> int:
-    """1, or 0 when a layer below Flask already counted this request (``PRECHARGED``)."""
-    return 0 if request.environ.get(PRECHARGED) else 1
-
-
-def counted_elsewhere() -> bool:
-    """Flask-Limiter request filter: True when this request was counted already, with
-    its headers kept in the environ (``COUNTED_HEADERS``), by ``api_limit``."""
-    return COUNTED_HEADERS in request.environ
-
-
 def build_storage(link: RedisLink | None) -> Storage:
     return FailoverStorage(f"{SCHEME}://", link=link) if link else MemoryStorage()
 
@@ -143,18 +119,13 @@ def configure_limiter(app: Flask) -> None:
     limiter = Limiter(
         key_func=client_address,
         application_limits=[
-            ApplicationLimit(
-                limit_provider=_api_limit,
-                scope=API_POLICY,
-                exempt_when=outside_api,
-                cost=api_cost,
-            )
+            ApplicationLimit(limit_provider=_api_limit, scope=API_POLICY, exempt_when=outside_api)
         ],
         strategy="fixed-window",
         storage_uri=f"{SCHEME}://" if link else "memory://",
         storage_options={"link": link} if link else {},  # type: ignore[dict-item]
-        headers_enabled=True,
-        header_name_mapping={HeaderNames.RETRY_AFTER: _LIMITER_RETRY_AFTER},
+        # One formatter writes every rate-limit header (add_standard_headers).
+        headers_enabled=False,
         in_memory_fallback_enabled=True,  # a backstop: FailoverStorage never raises
         swallow_errors=False,
     )
@@ -171,35 +142,58 @@ def configure_limiter(app: Flask) -> None:
     )
 
 
-def _policy_name(limit: RequestLimit) -> str:
-    return str(limit.request_args[-1])
+def rate_limit_headers(states: Sequence[LimitState]) -> list[tuple[str, str]]:
+    """Every rate-limit header of one response, from the limits it was counted against."""
+    if not states:
+        return []
+    now = time.time()
+    breached = [state for state in states if state.breached]
+    explicit = [state for state in states if not state.shared]
+    shown = breached[-1] if breached else (explicit[0] if explicit else states[0])
+    reset_at = int(shown.reset_at + 1)
+    headers = [
+        ("X-RateLimit-Limit", str(shown.item.amount)),
+        ("X-RateLimit-Remaining", str(max(0, shown.remaining))),
+        ("X-RateLimit-Reset", str(reset_at)),
+    ]
+    if breached:
+        headers.append(("Retry-After", str(max(0, int(reset_at - now)))))
+    policies = [f'"{s.scope}";q={s.item.amount};w={s.item.get_expiry()}' for s in states]
+    windows = [
+        f'"{s.scope}";r={max(0, s.remaining)};t={max(0, math.ceil(s.reset_at - now))}'
+        for s in states
+    ]
+    headers += [("RateLimit-Policy", ", ".join(policies)), ("RateLimit", ", ".join(windows))]
+    return headers
 
 
+@fast_hit_safe("the fast path's LimiterCharge formats the same headers")
 def add_standard_headers(response: Response) -> Response:
-    """IETF RateLimit fields for every evaluated limit; Retry-After only where it means it."""
-    counted: list[tuple[str, str]] | None = request.environ.get(COUNTED_HEADERS)
-    if counted is not None:  # counted in one round trip; Flask-Limiter skipped it
-        for name, value in counted:
-            response.headers[name] = value
-        return response
+    """The rate-limit headers of a request Flask-Limiter counted (``rate_limit_headers``);
+    ``Retry-After`` only on this limiter's own 429, never over a view's own."""
     limiter: Limiter = current_app.extensions["rate_limits"]
-    limiter_retry_after = response.headers.pop(_LIMITER_RETRY_AFTER, None)
-    current = limiter.current_limit
-    own_breach = current is not None and current.breached
-    if own_breach and limiter_retry_after is not None and "Retry-After" not in response.headers:
-        response.headers["Retry-After"] = limiter_retry_after
     evaluated = limiter.current_limits
-    if evaluated:
-        now = time.time()
-        policies, states = [], []
-        for limit in evaluated:
-            name = _policy_name(limit)
-            reset_at, remaining = limit.window
-            policies.append(f'"{name}";q={limit.limit.amount};w={limit.limit.get_expiry()}')
-            states.append(f'"{name}";r={max(0, remaining)};t={max(0, math.ceil(reset_at - now))}')
-        response.headers["RateLimit-Policy"] = ", ".join(policies)
-        response.headers["RateLimit"] = ", ".join(states)
+    for name, value in rate_limit_headers(states_of(evaluated)):
+        if name != "Retry-After" or name not in response.headers:
+            response.headers[name] = value
     return response
+
+
+def _environ_path(environ: Any) -> str:
+    return "/" + str(environ.get("PATH_INFO", "")).lstrip("/")  # request.path
+
+
+# The request-time callables of these limits, as functions of the WSGI environ.
+ENVIRON_TWINS: dict[Any, Callable[[Any], Any]] = {
+    client_address: lambda environ: address_key(environ.get("REMOTE_ADDR")),
+    outside_api: lambda environ: not is_api_path(_environ_path(environ)),
+}
+
+
+def charge_for(app: Flask) -> LimiterCharge:
+    """The response cache's fast-path charge for this app's limiter."""
+    limiter: Limiter = app.extensions["rate_limits"]
+    return LimiterCharge(limiter, environ_functions=ENVIRON_TWINS, headers=rate_limit_headers)
 
 
 class FailedLogins:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
+from flask_response_cache import fast_hit_safe
 
 from errors import ApiError
 
@@ -60,11 +61,13 @@ def is_cross_site() -> bool:
     return not origin_host[0] or origin_host != request_host
 
 
+@fast_hit_safe("checks writes only; a cache hit is a GET or HEAD")
 def refuse_cross_site_writes() -> None:
     if request.method in _WRITE_METHODS and is_cross_site():
         raise ApiError(403, "Cross-site requests are not allowed.")
 
 
+@fast_hit_safe("checks writes only; a cache hit is a GET or HEAD")
 def require_json_body() -> None:
     if request.method not in _WRITE_METHODS or request.routing_exception is not None:
         return

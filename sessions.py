@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import redis
 from flask import Flask, Response, current_app, request, session
+from flask_response_cache import fast_hit_safe
 from flask_session.base import ServerSideSession
 from sqlalchemy import delete, select
 
@@ -148,6 +149,7 @@ def configure_sessions(app: Flask) -> None:
     app.after_request(mark_session_responses_private)
 
 
+@fast_hit_safe("a cache hit carries its own Cache-Control and has no session")
 def mark_session_responses_private(response: Response) -> Response:
     """RFC 9111 5.2.2: a response built from a session is for that user only."""
     if "Cache-Control" not in response.headers:

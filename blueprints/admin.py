@@ -19,10 +19,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from flask_response_cache import StorageUnavailable, UnknownRoute, no_cache
 from flask_smorest import Blueprint
 
+from cache_wiring import response_cache
 from errors import ApiError
-from middleware.response_cache import StorageUnavailable, no_cache, ops, state_for
 from schemas.admin import CachePurgeIn, CachePurgeOut, CacheRouteOut, CacheRoutePatch
 from schemas.common import ApiErrorSchema
 from services import auth
@@ -50,7 +51,7 @@ def _unavailable() -> ApiError:
 @bp.alt_response(403, schema=ApiErrorSchema, description="Not an administrator")
 @no_cache
 def list_cache_routes() -> Answer:
-    return [asdict(route) for route in ops.list_routes(state_for())], 200, NO_STORE
+    return [asdict(route) for route in response_cache.routes()], 200, NO_STORE
 
 
 @bp.route("/cache/routes/<endpoint>", methods=["PATCH"])
@@ -63,10 +64,10 @@ def list_cache_routes() -> Answer:
 @no_cache
 def update_cache_route(changes: dict[str, Any], endpoint: str) -> Answer:
     try:
-        info = ops.set_route(
-            state_for(), endpoint, enabled=changes.get("enabled"), ttl=changes.get("ttl")
+        info = response_cache.set_route(
+            endpoint, enabled=changes.get("enabled"), ttl=changes.get("ttl")
         )
-    except ops.UnknownRoute:
+    except UnknownRoute:
         raise ApiError(404, f"{endpoint} is not a cacheable route.") from None
     except StorageUnavailable:
         raise _unavailable() from None
@@ -78,12 +79,9 @@ def update_cache_route(changes: dict[str, Any], endpoint: str) -> Answer:
 @bp.alt_response(200, schema=CachePurgeOut, success=True, description="Tags invalidated")
 @bp.alt_response(401, schema=ApiErrorSchema, description="Not logged in")
 @bp.alt_response(403, schema=ApiErrorSchema, description="Not an administrator")
-@bp.alt_response(503, schema=ApiErrorSchema, description="Cache storage unavailable")
 @no_cache
 def purge_cache(data: dict[str, Any]) -> Answer:
     tags = list(dict.fromkeys(data["tags"]))
-    try:
-        ops.purge_tags(state_for(), tags)
-    except StorageUnavailable:
-        raise _unavailable() from None
+    # Journaled: a purge made while Redis is down is applied when it answers again.
+    response_cache.invalidate_tags(*tags)
     return {"purged_tags": tags}, 200, NO_STORE

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from flask import url_for
+from flask_response_cache import cache_response
 from flask_smorest import Blueprint
 
-from middleware.response_cache import cache_response
 from schemas.common import ApiErrorSchema
 from schemas.posts import PageQuery, PostIn, PostListQuery, PostOut, PostPage, PostPatch
 from services import auth, posts

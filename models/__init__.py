@@ -3,20 +3,19 @@ commits, no caching, no HTTP; services own transactions."""
 
 from __future__ import annotations
 
-from models.cache_outbox import CacheOutbox
-from models.cache_toggle import CacheToggle
+from models.cache_tables import cache_outbox, cache_toggles
 from models.post import Post, Tag, post_tags
 from models.post_count import PostCount
 from models.session_record import SessionRecord
 from models.user import User
 
 __all__ = [
-    "CacheOutbox",
-    "CacheToggle",
     "Post",
     "PostCount",
     "SessionRecord",
     "Tag",
     "User",
+    "cache_outbox",
+    "cache_toggles",
     "post_tags",
 ]

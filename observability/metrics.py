@@ -136,9 +136,9 @@ def breaker_state() -> Iterable[Metric]:
 
 
 def pending_invalidations() -> Iterable[Metric]:
-    from models import CacheOutbox
+    from models import cache_outbox
 
-    query = select(func.count()).select_from(CacheOutbox).where(CacheOutbox.applied.is_(False))
+    query = select(func.count()).select_from(cache_outbox).where(cache_outbox.c.applied.is_(False))
     try:
         pending = db.session.execute(query).scalar_one()
     except SQLAlchemyError as exc:
@@ -171,10 +171,13 @@ def cache_counters(source: CounterSource) -> Iterable[Metric]:
 
 def response_cache_counters() -> Mapping[str, Mapping[str, int]]:
     """The response cache's shared counters (every process, every instance), read-only."""
-    from middleware.response_cache import StorageUnavailable, state_for
+    from flask_response_cache import StorageUnavailable
+
+    from cache_wiring import response_cache
 
     try:
-        return state_for().counters.read()
+        endpoints: Mapping[str, Mapping[str, int]] = response_cache.stats()["endpoints"]
+        return endpoints
     except StorageUnavailable:
         return {}  # Redis is down: the series pause; the breaker gauge says why
 

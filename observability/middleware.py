@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, request
+from flask_response_cache import fast_hit_safe
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
@@ -50,6 +51,7 @@ RULE_KEY = "observability.url_rule"
 _NOT_DISPATCHED = object()
 
 
+@fast_hit_safe("the fast path leaves the matched rule under RULE_KEY itself")
 def remember_rule(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
     """Flask URL value preprocessor: note the matched rule (None: no route matched)."""
     request.environ[RULE_KEY] = request.url_rule

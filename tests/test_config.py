@@ -299,3 +299,8 @@ def test_session_lifetime_is_bounded():
     lifetime = load_config({})["PERMANENT_SESSION_LIFETIME"]
 
     assert timedelta(0) < lifetime <= timedelta(hours=8)
+
+
+def test_the_fast_path_switch_comes_from_the_environment():
+    assert load_config({})["RESPONSE_CACHE_FAST_PATH"] is True
+    assert load_config({"RESPONSE_CACHE_FAST_PATH": "false"})["RESPONSE_CACHE_FAST_PATH"] is False

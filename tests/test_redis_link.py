@@ -9,8 +9,8 @@ import time
 
 import pytest
 import redis
+from flask_response_cache.breaker import CLOSED, OPEN, CircuitBreaker
 
-from middleware.breaker import CLOSED, OPEN, CircuitBreaker
 from redis_link import CircuitOpenError, RedisLink, build_client, link_from_config
 from tests.support.fake_clock import FakeClock
 

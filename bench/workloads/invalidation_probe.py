@@ -4,7 +4,7 @@
 --reps 5`` prints one JSON document. For each size N it empties the (private) Redis, adds N
 unrelated keys (``DEBUG POPULATE``), then per repetition (one more, unmeasured, first):
 - the app: 500 list entries of ~15 KB tagged ``posts`` through the service cache
-  (``services.cache.get_or_set``), then ``core.invalidate_tags(["posts"])`` timed (the Redis
+  (``services.cache.get_or_set``), then ``core.apply(["posts"])`` timed (the Redis
   side, what the issue bounds), and again with the durable ``services.cache.invalidate_tags``
   (journal row + commit + Redis); both verified (a hit before, a miss after);
 - the recipe: 500 ``posts:list:page=N:limit=20`` keys of 15 KB, then ``SCAN MATCH
@@ -58,7 +58,7 @@ def time_ours(app: Any, reps: int) -> dict[str, Any]:
     verified = True
     for _ in range(reps + 1):  # the first repetition warms up and is dropped
         for invalidate, sink in (
-            (lambda: core.invalidate_tags(["posts"]), redis_side),
+            (lambda: core.apply(["posts"]), redis_side),
             (lambda: service_cache.invalidate_tags("posts"), durable),
         ):
             _fill_ours(service_cache)

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import redis
 import sqlalchemy as sa
+from flask_response_cache.contrib.sqlalchemy import SqlJournal
+from flask_response_cache.core import CacheCore
+from flask_response_cache.storage import MemoryStorage
+from flask_response_cache.storage.redis import RedisStorage
 
 from extensions import db
-from middleware.response_cache.core import CacheCore
-from middleware.response_cache.redis_storage import RedisStorage
-from middleware.response_cache.storage import MemoryStorage
-from models import CacheOutbox
+from models import cache_outbox
 from redis_link import build_client
-from services.cache_journal import SqlJournal
 from tests.support.fake_clock import FakeClock
 
 
@@ -26,13 +26,13 @@ def clock() -> FakeClock:
 @pytest.fixture
 def engine(tmp_path: Path) -> sa.Engine:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'journal.db'}")
-    db.metadata.create_all(engine, tables=[CacheOutbox.__table__])
+    db.metadata.create_all(engine, tables=[cache_outbox])
     return engine
 
 
 @pytest.fixture
 def journal(engine: sa.Engine) -> SqlJournal:
-    return SqlJournal(engine)
+    return SqlJournal(engine, cache_outbox)
 
 
 def commit_write(engine: sa.Engine, journal: SqlJournal, tags: list[str]) -> int:

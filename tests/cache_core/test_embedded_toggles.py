@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from middleware.response_cache import state_for
-from middleware.response_cache.ops import set_route
-from services.toggle_store import SqlToggleStore
+from flask_response_cache.contrib.sqlalchemy import SqlToggleStore
+from flask_response_cache.ops import set_route
+from flask_response_cache.state import state_for
 
 
 def _x_cache_within(app, seconds: float, wanted: str) -> float | None:
@@ -38,7 +38,7 @@ def test_toggle_on_one_worker_reaches_another_within_a_second(make_app):
 
 
 def test_sql_store_version_grows_with_every_save(make_app):
-    from middleware.response_cache.toggles import RouteToggle
+    from flask_response_cache.toggles import RouteToggle
 
     app = make_app()
     store = state_for(app).toggles.store

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from flask_response_cache.core import BYPASS, FILL, HIT
+from flask_response_cache.record import Freshness
+from flask_response_cache.storage import STALE
 
-from middleware.response_cache.core import BYPASS, FILL, HIT
-from middleware.response_cache.record import Freshness
-from middleware.response_cache.storage import STALE
 from tests.cache_core.conftest import commit_write, memory_core, redis_core
 
 FRESH = Freshness(ttl=300)
@@ -37,7 +37,7 @@ def test_stale_set_race_is_closed(core_factory, engine, journal):
     assert reader.outcome == FILL
     # ...a writer commits and invalidates while the reader is paused...
     seq = commit_write(engine, journal, ["post:1"])
-    assert core.invalidate_after_commit(seq, ["post:1"])
+    assert core.invalidate_recorded(seq, ["post:1"])
     # ...then the reader tries to store what it read before the write.
     assert core.complete(reader.fill, b"old", FRESH, ["post:1"]) == STALE
     assert core.lookup("posts:single:1").outcome == FILL
@@ -48,7 +48,7 @@ def test_invalidation_reaches_every_tagged_entry_and_only_those(core_factory, en
     fill_value(core, "a", b"A", ["posts", "post:1"])
     fill_value(core, "b", b"B", ["post:2"])
     seq = commit_write(engine, journal, ["post:1"])
-    assert core.invalidate_after_commit(seq, ["post:1"])
+    assert core.invalidate_recorded(seq, ["post:1"])
     assert core.lookup("a").outcome == FILL
     assert core.lookup("b").outcome == HIT
 
@@ -57,7 +57,7 @@ def test_store_after_unrelated_invalidation_is_accepted(core_factory, engine, jo
     core = core_factory()
     reader = core.lookup("x")
     seq = commit_write(engine, journal, ["post:9"])
-    core.invalidate_after_commit(seq, ["post:9"])
+    core.invalidate_recorded(seq, ["post:9"])
     assert core.complete(reader.fill, b"X", FRESH, ["post:1"]) == "ok"
 
 
@@ -72,7 +72,7 @@ def test_write_while_redis_killed_is_prompt_and_next_read_is_fresh(
     redis_server.kill()
     seq = commit_write(engine, journal, ["post:1"])
     started = time.perf_counter()
-    assert writer.invalidate_after_commit(seq, ["post:1"]) is False
+    assert writer.invalidate_recorded(seq, ["post:1"]) is False
     assert time.perf_counter() - started < 1.0
     assert [entry[0] for entry in journal.pending()] == [seq]
 
@@ -92,7 +92,7 @@ def test_write_while_redis_hung_then_resumed_is_never_read_stale(
     redis_server.pause()  # SIGSTOP: connections stay open, replies never come
     seq = commit_write(engine, journal, ["post:1"])
     started = time.perf_counter()
-    assert writer.invalidate_after_commit(seq, ["post:1"]) is False
+    assert writer.invalidate_recorded(seq, ["post:1"]) is False
     assert time.perf_counter() - started < 1.0  # one short timeout, no retries
     redis_server.resume()
 
@@ -110,7 +110,7 @@ def test_client_pause_during_write_then_fresh(redis_server, engine, journal, clo
     fill_value(writer, "k", b"v1", ["post:1"])
     plain_redis.execute_command("CLIENT", "PAUSE", 1500, "ALL")
     seq = commit_write(engine, journal, ["post:1"])
-    assert writer.invalidate_after_commit(seq, ["post:1"]) is False
+    assert writer.invalidate_recorded(seq, ["post:1"]) is False
     plain_redis.execute_command("CLIENT", "UNPAUSE")
     assert other.lookup("k").outcome == FILL
 
@@ -120,7 +120,7 @@ def test_restart_from_older_snapshot_moves_to_a_new_epoch(redis_server, engine, 
     fill_value(core, "posts:single:1", b"v1", ["post:1"])
     redis_server.save_snapshot()  # the snapshot still holds v1
     seq = commit_write(engine, journal, ["post:1"])
-    assert core.invalidate_after_commit(seq, ["post:1"])
+    assert core.invalidate_recorded(seq, ["post:1"])
     redis_server.restart(from_snapshot=True)  # v1 is back in Redis
     assert redis_server.client().keys("{rc}:e:*")  # really resurrected
     found = core.lookup("posts:single:1")
@@ -159,9 +159,10 @@ def test_unreadable_journal_means_bypass(redis_server, engine, journal, clock):
 
 
 def test_dead_redis_costs_one_timeout_then_nothing(redis_server, journal, clock):
-    from middleware.breaker import CircuitBreaker
-    from middleware.response_cache.core import CacheCore
-    from middleware.response_cache.redis_storage import RedisStorage
+    from flask_response_cache.breaker import CircuitBreaker
+    from flask_response_cache.core import CacheCore
+    from flask_response_cache.storage.redis import RedisStorage
+
     from redis_link import build_client
 
     storage = RedisStorage(build_client(redis_server.url, 0.25), breaker=CircuitBreaker())
@@ -226,7 +227,7 @@ def test_a_claiming_peek_closes_the_stale_set_race_like_a_lookup(
     peeked, _ = core.peek("posts:single:1", claim=True)
     assert peeked.fill is not None
     seq = commit_write(engine, journal, ["post:1"])
-    assert core.invalidate_after_commit(seq, ["post:1"])
+    assert core.invalidate_recorded(seq, ["post:1"])
     # The snapshot was read with the lock, before the write: the old value is refused.
     assert core.complete(peeked.fill, b"old", FRESH, ["post:1"]) == STALE
 

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 import redis
+from flask_response_cache.layout import Layout
+from flask_response_cache.redis_client import ClusterUnavailable, LazyCluster
+from flask_response_cache.redis_url import CLUSTER, SENTINEL, STANDALONE
+from flask_response_cache.storage.redis import RedisStorage
 
-from config import CLUSTER, SENTINEL, STANDALONE, ConfigError, load_config, redis_target
-from middleware.response_cache.layout import Layout
-from middleware.response_cache.redis_storage import RedisStorage
-from redis_link import ClusterUnavailable, LazyCluster, build_client
+from config import ConfigError, load_config, redis_target
+from redis_link import build_client
 from tests.support.redis_cluster import LocalCluster
 from tests.support.redis_server import free_port
 

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 from flask import Flask, request_started
+from flask_response_cache.entry import HttpEntry
+from flask_response_cache.record import Record
 from werkzeug.test import TestResponse
 
 from config import ConfigError, load_config
-from middleware.response_cache.entry import HttpEntry
-from middleware.response_cache.record import Record
 
 LIST = "/api/v1/posts"
 VALUE = re.compile(r"app;dur=(\d+\.\d{3})")

@@ -9,9 +9,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from flask_response_cache import cache_response
+from flask_response_cache.state import state_for
 from werkzeug.serving import make_server
-
-from middleware.response_cache import cache_response, state_for
 
 CLIENTS = 200
 

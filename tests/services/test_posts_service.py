@@ -142,8 +142,8 @@ def test_update_replaces_tags_and_leaves_other_fields(ann):
 
 def test_an_edit_reads_the_row_writes_it_and_reads_the_answer(ann):
     """The post's author and state; the change and its journal row (one commit); the
-    journal row marked applied; the answer and its tags. No ORM object loaded (its author
-    and tags came along), flushed or refreshed after the commit: each cost a query."""
+    answer and its tags. No ORM object loaded (its author and tags came along), flushed
+    or refreshed after the commit: each cost a query."""
     post = posts.create_post(ann, "Title", "Body", tags=["a"])
     db.session.remove()  # a new request: nothing in the identity map
 
@@ -152,7 +152,8 @@ def test_an_edit_reads_the_row_writes_it_and_reads_the_answer(ann):
 
     assert updated["title"] == "New" and [t["name"] for t in updated["tags"]] == ["a"]
     kinds = [s.split()[0].upper() for s in statements]
-    assert kinds == ["SELECT", "UPDATE", "INSERT", "UPDATE", "SELECT", "SELECT"], statements
+    # The cache is off here: the journal row stays pending (replayed when it is back on).
+    assert kinds == ["SELECT", "UPDATE", "INSERT", "SELECT", "SELECT"], statements
 
 
 @pytest.mark.parametrize("action", ["update", "delete"])
