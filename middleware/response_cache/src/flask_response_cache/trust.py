@@ -130,11 +130,9 @@ class TrustLease:
             log.warning("cache idle longer than the journal keeps rows: starting afresh")
         floor = FORCE_NEW_EPOCH + self._flushes if self._flushes else 0
         epoch = self.storage.verify(floor, secrets.token_hex(4))
-        if self._replay_cursor < 0:  # an empty store: only rows that may still commit
+        if self._replay_cursor < 0:  # an empty store: skip what its writers applied
             self._replay_cursor = self.journal.max_applied()
-            entries = self.journal.recent(FORCE_NEW_EPOCH)
-        else:
-            entries = self.journal.recent(self._replay_cursor)
+        entries = self.journal.recent(self._replay_cursor)
         self._renewed_at = now
         for entry_id, tags in entries:
             if entry_id not in self._replayed:
