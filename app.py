@@ -1,7 +1,12 @@
-"""Application factory: reads like a table of contents.
+"""Application factory: a table of contents, one ``init_*`` per concern.
 
 ``create_app(config=None)`` builds a fully wired app from the environment
-(``config.load_config``), with ``config`` overriding individual keys (tests).
+(``config.load_config``), with ``config`` overriding individual keys (tests). The order
+matters and is checked, not commented: each ``init_*`` refuses to run before what it
+needs (the sessions, the limiter and the cache need the Redis link; the cache needs the
+database and the limiter; the observer must wrap the cache's WSGI layer). The blueprints
+are imported first: each declares its own rate-limit policy as it is defined
+(``exempt_from_limits``, ``limit_auth_routes``), which ``init_rate_limits`` applies.
 """
 
 from __future__ import annotations
@@ -13,25 +18,20 @@ from flask import Flask
 
 import cli
 from blueprints import admin, auth, health, posts
-from blueprints.api_docs import register_api_docs
-from blueprints.dashboard import register_dashboard
-from cache_wiring import register_response_cache
+from blueprints.api import init_api
+from blueprints.api_docs import init_api_docs
+from blueprints.dashboard import init_dashboard
+from blueprints.metrics import init_metrics_endpoint
+from cache import init_cache
 from config import load_config
-from errors import register_error_handlers
-from extensions import db
-from json_provider import register_json
-from observability import register_observability
-from openapi import JsonApi, declare_layers_fast_hit_safe
-from rate_limits import configure_limiter, exempt_from_limits, limit_auth_routes
+from errors import init_error_handlers
+from middleware.rate_limits import init_rate_limits
+from middleware.request_guards import init_request_guards
+from middleware.sessions import init_sessions
+from models import init_database
+from observability import init_observability
 from redis_link import init_redis_link
-from request_guards import register_request_guards
-from sessions import configure_sessions
-from sqlite_setup import configure_sqlite
-
-api = JsonApi()
-declare_layers_fast_hit_safe()
-limit_auth_routes(auth.bp)
-exempt_from_limits(health.bp)
+from schemas.json import init_json
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -39,35 +39,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_config())
     if config:
         app.config.update(config)
-    register_json(app)
-    register_database(app)
-    register_redis(app)
-    configure_sessions(app)
-    configure_limiter(app)
-    register_request_guards(app)
-    register_response_cache(app)
-    register_api(app)
-    register_api_docs(app)
-    register_dashboard(app)
-    register_error_handlers(app)
-    cli.register(app)
-    # Last: its WSGI layer must wrap every layer installed above (the response cache's too).
-    register_observability(app)
-    return app
-
-
-def register_database(app: Flask) -> None:
-    db.init_app(app)
-    with app.app_context():
-        configure_sqlite(db.engine)  # WAL, and broken files drop their connections
-
-
-def register_redis(app: Flask) -> None:
-    # One client and one circuit breaker per process, shared by every Redis user.
+    init_json(app)
+    init_database(app)
     init_redis_link(app)
-
-
-def register_api(app: Flask) -> None:
-    api.init_app(app)
-    for blueprint in (health.bp, auth.bp, posts.bp, admin.bp):
-        api.register_blueprint(blueprint)
+    init_sessions(app)
+    init_rate_limits(app)
+    init_request_guards(app)
+    init_cache(app)
+    init_api(app, [health.bp, auth.bp, posts.bp, admin.bp])
+    init_api_docs(app)
+    init_dashboard(app)
+    init_metrics_endpoint(app)
+    init_error_handlers(app)
+    cli.init_app(app)
+    init_observability(app)
+    return app

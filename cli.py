@@ -129,7 +129,7 @@ def refresh_statistics() -> None:
         connection.exec_driver_sql("VACUUM ANALYZE")
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     @app.cli.command("init-db")
     def init_db() -> None:
         """Create missing tables and indexes (idempotent)."""

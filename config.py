@@ -77,10 +77,11 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from flask_response_cache import RedisTarget, RedisUrlError, parse_redis_url
 from limits import parse_many
+
+from redis_link import topology
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_SQLITE = f"sqlite:///{ROOT / 'instance' / 'app.db'}"
@@ -157,61 +158,15 @@ def _token(env: Mapping[str, str], name: str, minimum_length: int = 16) -> str |
 
 
 def redis_url_from(env: Mapping[str, str]) -> str | None:
-    """One URL for every Redis topology, validated (see ``redis_target``).
-
-    ``REDIS_URL``, ``REDIS_CLUSTER_NODES`` and ``REDIS_SENTINELS`` are exclusive;
-    with none of them, the recipe's ``REDIS_HOST`` form builds a standalone URL.
-    """
-    given = [name for name in _REDIS_CHOICES if env.get(name, "").strip()]
-    if len(given) > 1:
-        raise ConfigError(f"set only one of {', '.join(given)}")
-    url = env.get("REDIS_URL", "").strip()
-    if not url:
-        url = _cluster_or_sentinel_url(env) or _host_form_url(env) or ""
-    if not url:
-        return None
-    redis_target(url)  # malformed: fail at start-up, not at the first request
-    return url
-
-
-_REDIS_CHOICES = ("REDIS_URL", "REDIS_CLUSTER_NODES", "REDIS_SENTINELS")
-
-
-def _auth(env: Mapping[str, str]) -> str:
-    password = env.get("REDIS_PASSWORD", "")
-    return f":{quote(password, safe='')}@" if password else ""
-
-
-def _cluster_or_sentinel_url(env: Mapping[str, str]) -> str | None:
-    tls = "s" if _bool(env, "REDIS_TLS", False) else ""
-    nodes = env.get("REDIS_CLUSTER_NODES", "").strip()
-    if nodes:
-        return f"redis{tls}+cluster://{_auth(env)}{nodes}"
-    sentinels = env.get("REDIS_SENTINELS", "").strip()
-    master = env.get("REDIS_SENTINEL_MASTER", "").strip()
-    if sentinels and not master:
-        raise ConfigError("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the master's name)")
-    if sentinels:
-        return f"redis{tls}+sentinel://{_auth(env)}{sentinels}/{quote(master, safe='')}"
-    return None
-
-
-def _host_form_url(env: Mapping[str, str]) -> str | None:
-    host = env.get("REDIS_HOST", "").strip()
-    if not host:
-        return None
-    port = _int(env, "REDIS_PORT", 6379, minimum=1)
-    if port > 65535:
-        raise ConfigError(f"REDIS_PORT must be <= 65535, got {port}")
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"  # an IPv6 address (RFC 3986 host syntax)
-    scheme = "rediss" if _bool(env, "REDIS_TLS", False) else "redis"
-    return f"{scheme}://{_auth(env)}{host}:{port}/0"
+    """One URL for every Redis topology, validated (``redis_link.topology``)."""
+    try:
+        return topology.redis_url_from(env)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def redis_target(url: str) -> RedisTarget:
-    """Parse a Redis URL of any topology (the response-cache package's grammar);
-    ``ConfigError`` when malformed."""
+    """Parse a Redis URL of any topology; ``ConfigError`` when malformed."""
     try:
         return parse_redis_url(url)
     except RedisUrlError as exc:
@@ -248,50 +203,66 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     secret = env.get("SECRET_KEY", "").strip()
     if production and len(secret) < 16:
         raise ConfigError("SECRET_KEY (16+ characters) is required when APP_ENV=production")
-    session_backend = env.get("SESSION_BACKEND", "").strip().lower() or None
-    if session_backend not in {None, "redis", "sql"}:
-        raise ConfigError(f"SESSION_BACKEND must be redis or sql, got {session_backend!r}")
-    idle = _int(env, "SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
-    absolute = _int(env, "SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=60)
-    if idle > absolute:
-        raise ConfigError("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT")
-
     return {
         "APP_ENV": app_env,
         "SECRET_KEY": secret or secrets.token_urlsafe(32),
-        "SQLALCHEMY_DATABASE_URI": database_url_from(env),
+        **_database(env),
+        **_redis(env),
+        **_limits(env),
+        **_sessions(env, production),
+        **_http(env),
+    }
+
+
+def _database(env: Mapping[str, str]) -> dict[str, Any]:
+    url = database_url_from(env)
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
         # A ping per checkout finds connections a restarted server dropped; a SQLite file
         # has no server, so there it would only cost a query per request.
-        "SQLALCHEMY_ENGINE_OPTIONS": {
-            "pool_pre_ping": not database_url_from(env).startswith("sqlite")
-        },
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": not url.startswith("sqlite")},
+        # Argon2id parameters (OWASP: m=19 MiB, t=2, p=1); tests pass cheap ones.
+        "PASSWORD_HASH_PARAMS": {"time_cost": 2, "memory_cost": 19456, "parallelism": 1},
+    }
+
+
+def _redis(env: Mapping[str, str]) -> dict[str, Any]:
+    return {
         "REDIS_URL": redis_url_from(env),
         "REDIS_TIMEOUT": _float(env, "REDIS_TIMEOUT", 0.25),
         # Connections per process; waiting for a free one is bounded by REDIS_TIMEOUT too.
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 32, minimum=1),
         "REDIS_BREAKER_FAILURES": _int(env, "REDIS_BREAKER_FAILURES", 3, minimum=1),
         "REDIS_BREAKER_RESET": _float(env, "REDIS_BREAKER_RESET", 5.0),
+        "CACHE_ENABLED": _bool(env, "CACHE_ENABLED", True),
+        "RESPONSE_CACHE_FAST_PATH": _bool(env, "RESPONSE_CACHE_FAST_PATH", True),
+    }
+
+
+def _limits(env: Mapping[str, str]) -> dict[str, Any]:
+    return {
         "RATELIMIT_API": _limit(env, "RATELIMIT_API", "100 per 15 minutes"),
         "RATELIMIT_AUTH": _limit(env, "RATELIMIT_AUTH", "10 per 15 minutes"),
         "RATELIMIT_LOGIN_FAILURES": _limit(env, "RATELIMIT_LOGIN_FAILURES", "5 per 15 minutes"),
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
-        "CACHE_ENABLED": _bool(env, "CACHE_ENABLED", True),
-        "RESPONSE_CACHE_FAST_PATH": _bool(env, "RESPONSE_CACHE_FAST_PATH", True),
-        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
-        # Flask 3.1 answers 400 to a Host outside this list (None: any host).
-        "TRUSTED_HOSTS": _trusted_hosts(env),
-        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1),
-        # /metrics: Prometheus sends "Authorization: Bearer <METRICS_TOKEN>".
-        "METRICS_TOKEN": _token(env, "METRICS_TOKEN"),
-        # W3C Server-Timing on every response (observability/middleware.py); opt-in.
-        "SERVER_TIMING": _bool(env, "SERVER_TIMING", False),
-        # Sessions. Cookies: HttpOnly and SameSite=Lax always, Secure outside
-        # development. Refreshing the cookie on every response would add
-        # Set-Cookie and Vary: Cookie to every answer and a Redis write to
-        # every read, so the idle timeout is enforced server-side instead
-        # (sessions.py). OWASP Session Management: idle 15-30 min for
-        # low-risk apps, absolute 4-8 h.
-        "SESSION_BACKEND": session_backend,  # None: redis when REDIS_URL is set
+    }
+
+
+def _sessions(env: Mapping[str, str], production: bool) -> dict[str, Any]:
+    """Cookies: HttpOnly and SameSite=Lax always, Secure outside development. Refreshing
+    the cookie on every response would add Set-Cookie and Vary: Cookie to every answer
+    and a store write to every read, so the idle timeout is enforced server-side instead
+    (middleware/sessions). OWASP Session Management: idle 15-30 min for low-risk apps,
+    absolute 4-8 h."""
+    backend = env.get("SESSION_BACKEND", "").strip().lower() or None
+    if backend not in {None, "redis", "sql"}:
+        raise ConfigError(f"SESSION_BACKEND must be redis or sql, got {backend!r}")
+    idle = _int(env, "SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
+    absolute = _int(env, "SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=60)
+    if idle > absolute:
+        raise ConfigError("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT")
+    return {
+        "SESSION_BACKEND": backend,  # None: redis when REDIS_URL is set
         "SESSION_IDLE_TIMEOUT": idle,
         "SESSION_ABSOLUTE_TIMEOUT": absolute,
         # The cookie lives as long as the session can.
@@ -300,8 +271,19 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
-        # Argon2id parameters (OWASP: m=19 MiB, t=2, p=1); tests pass cheap ones.
-        "PASSWORD_HASH_PARAMS": {"time_cost": 2, "memory_cost": 19456, "parallelism": 1},
+    }
+
+
+def _http(env: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        # Flask 3.1 answers 400 to a Host outside this list (None: any host).
+        "TRUSTED_HOSTS": _trusted_hosts(env),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1),
+        # /metrics: Prometheus sends "Authorization: Bearer <METRICS_TOKEN>".
+        "METRICS_TOKEN": _token(env, "METRICS_TOKEN"),
+        # W3C Server-Timing on every response (observability/middleware.py); opt-in.
+        "SERVER_TIMING": _bool(env, "SERVER_TIMING", False),
         # flask-smorest / OpenAPI
         "API_TITLE": "Posts API",
         "API_VERSION": "v1",

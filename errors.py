@@ -154,7 +154,7 @@ def _rollback_quietly() -> None:
         pass  # the connection is gone; the session is discarded at teardown anyway
 
 
-def register_error_handlers(app: Flask) -> None:
+def init_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
     app.register_error_handler(InternalServerError, handle_unexpected)

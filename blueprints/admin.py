@@ -22,7 +22,7 @@ from typing import Any
 from flask_response_cache import StorageUnavailable, UnknownRoute, no_cache
 from flask_smorest import Blueprint
 
-from cache_wiring import response_cache
+from cache import response_cache
 from errors import ApiError
 from schemas.admin import CachePurgeIn, CachePurgeOut, CacheRouteOut, CacheRoutePatch
 from schemas.common import ApiErrorSchema

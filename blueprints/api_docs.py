@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, render_template, url_for
 
-from rate_limits import exempt_from_limits
+from middleware.rate_limits import exempt_from_limits
 
 # "api-docs" is flask-smorest's own blueprint (it serves /openapi.json).
 bp = exempt_from_limits(Blueprint("docs_ui", __name__))
@@ -42,5 +42,5 @@ def api_docs() -> Response:
     return Response(html, headers=DOCS_HEADERS)
 
 
-def register_api_docs(app: Flask) -> None:
+def init_api_docs(app: Flask) -> None:
     app.register_blueprint(bp)

@@ -11,11 +11,14 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from middleware.rate_limits import limit_auth_routes
 from schemas.auth import LoginIn, RegisterIn, UserOut
 from schemas.common import ApiErrorSchema
 from services import auth, users
 
-bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Authentication")
+bp = limit_auth_routes(
+    Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Authentication")
+)
 
 NO_STORE = {"Cache-Control": "no-store"}
 

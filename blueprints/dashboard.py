@@ -28,8 +28,8 @@ from flask import Blueprint, Flask, Response, current_app, redirect, render_temp
 from werkzeug.exceptions import HTTPException
 
 from errors import ApiError
+from middleware.rate_limits import exempt_from_limits
 from models import User
-from rate_limits import exempt_from_limits
 from services import auth
 
 bp = exempt_from_limits(Blueprint("dashboard", __name__))
@@ -164,5 +164,5 @@ def dashboard() -> Response | str:
     )
 
 
-def register_dashboard(app: Flask) -> None:
+def init_dashboard(app: Flask) -> None:
     app.register_blueprint(bp)

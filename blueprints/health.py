@@ -10,10 +10,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
+from middleware.rate_limits import exempt_from_limits
 from redis_link import current_link
 from schemas.common import HealthSchema
 
-bp = Blueprint("health", __name__, url_prefix="/api/v1", description="Service health")
+bp = exempt_from_limits(
+    Blueprint("health", __name__, url_prefix="/api/v1", description="Service health")
+)
 
 
 @bp.route("/health")

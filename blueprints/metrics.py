@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from errors import ApiError
+from middleware.rate_limits import exempt_from_limits
 from observability.metrics import render_metrics
-from rate_limits import exempt_from_limits
 from services import auth
 
 bp = exempt_from_limits(Blueprint("metrics", __name__))
+
+
+def init_metrics_endpoint(app: Flask) -> None:
+    app.register_blueprint(bp)
+
 
 CHALLENGE = 'Bearer realm="metrics"'
 

@@ -42,11 +42,6 @@ def _page(items: list[dict[str, Any]], total: int, query: dict[str, Any]) -> Pag
     return {"data": items, "meta": {"total": total, "page": query["page"], "limit": query["limit"]}}
 
 
-def _viewer_id() -> int | None:
-    user = auth.current_user()
-    return user.id if user else None
-
-
 @bp.route("/posts")
 @bp.arguments(PostListQuery(), location="query")
 @bp.alt_response(200, schema=PostPage, success=True, description="Published posts, newest first")
@@ -78,7 +73,7 @@ def list_posts(query: dict[str, Any]) -> Page:
     stale_if_error=300,
 )
 def get_post(post_id: int) -> dict[str, Any]:
-    return posts.get_post(post_id, viewer_id=_viewer_id())
+    return posts.get_post(post_id, viewer_id=auth.current_user_id())
 
 
 @bp.route("/posts", methods=["POST"])

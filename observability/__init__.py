@@ -1,16 +1,17 @@
 """Operator-facing visibility: request ids, the JSON access log, Prometheus metrics.
 
-``register_observability(app)`` wires all of it:
+``init_observability(app)`` wires all of it:
 
 1. the ``access`` logger to stderr (``request_log``), one JSON line per request;
 2. per-app metrics (``metrics``), multiprocess-aware, with the response cache's own store and
    error counters when the app has the cache;
 3. ``RequestObserver`` (``middleware``) around ``app.wsgi_app``, feeding both, and stamping
-   ``Server-Timing`` when ``SERVER_TIMING`` is true;
-4. the ``/metrics`` endpoint (``blueprints/metrics.py``), token- or admin-protected.
+   ``Server-Timing`` when ``SERVER_TIMING`` is true.
 
-Call it LAST in ``create_app``: the observer must wrap every layer the app installs (the
-response cache's included) to see, time and stamp every response.
+The ``/metrics`` endpoint that reads them is a blueprint (``blueprints/metrics.py``). Call
+this last in ``create_app``: the observer must wrap every layer the app installs to see,
+time and stamp every response (``init_cache`` refuses to run after it, because the
+response cache's WSGI layer would then sit outside the observer).
 """
 
 from __future__ import annotations
@@ -21,18 +22,14 @@ from observability.metrics import init_metrics, response_cache_counters, set_cac
 from observability.middleware import RequestObserver, remember_rule
 from observability.request_log import configure_access_logger, current_request_id, log_access
 
-__all__ = ["current_request_id", "register_observability", "set_cache_counter_source"]
+__all__ = ["current_request_id", "init_observability", "set_cache_counter_source"]
 
 
-def register_observability(app: Flask) -> None:
-    # Imported here: the blueprint imports observability.metrics, i.e. this package.
-    from blueprints import metrics as metrics_endpoint
-
+def init_observability(app: Flask) -> None:
     configure_access_logger()
     metrics = init_metrics(app)
     if "response_cache" in app.extensions:
         set_cache_counter_source(app, response_cache_counters)
-    app.register_blueprint(metrics_endpoint.bp)
     app.url_value_preprocessor(remember_rule)
     app.wsgi_app = RequestObserver(  # type: ignore[method-assign]
         app,

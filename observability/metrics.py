@@ -15,7 +15,7 @@ Contract (every name is documented for operators in ``docs/operations.md``):
   ``redis_circuit_breaker_state{state}`` (1 for the current state of that worker's breaker,
   0 for the others; absent in embedded mode), ``cache_invalidations_pending`` (``cache_outbox``
   rows not yet applied to Redis; absent if the database cannot be read) and, when a source was
-  registered with ``set_cache_counter_source`` (``register_observability`` registers the response
+  registered with ``set_cache_counter_source`` (``init_observability`` registers the response
   cache's when the app has one), the cache's own shared counters as
   ``response_cache_stores_total{endpoint}`` and ``response_cache_errors_total{endpoint}``: totals
   over every process sharing the cache's Redis, so every instance reports the same value (take
@@ -173,7 +173,7 @@ def response_cache_counters() -> Mapping[str, Mapping[str, int]]:
     """The response cache's shared counters (every process, every instance), read-only."""
     from flask_response_cache import StorageUnavailable
 
-    from cache_wiring import response_cache
+    from cache import response_cache
 
     try:
         endpoints: Mapping[str, Mapping[str, int]] = response_cache.stats()["endpoints"]

@@ -2,7 +2,7 @@
 
 Contract:
 - ``RequestObserver(app)`` wraps ``app.wsgi_app``. It must be the outermost layer the app
-  installs (``register_observability`` runs last in ``create_app``; only ``ProxyFix``, added by
+  installs (``init_observability`` runs last in ``create_app``; only ``ProxyFix``, added by
   wsgi.py, sits outside it), so a cache hit answered below Flask's dispatch is seen like any other
   response.
 - The response's ``X-Request-ID`` is always the current request's id (``request_log``): any

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from flask import g, session
 
-import sessions
 from errors import ApiError
+from middleware import sessions
+from middleware.rate_limits import failed_logins
 from models import User
-from rate_limits import failed_logins
 from services import users
 
 LOGIN_FAILED = "Invalid email or password"
@@ -85,6 +85,12 @@ def current_user() -> User | None:
             session.clear()  # revoked or unknown: forget it here too
     g.current_user = user
     return user
+
+
+def current_user_id() -> int | None:
+    """The logged-in user's id, or None (the response cache's per-user scope)."""
+    user = current_user()
+    return user.id if user is not None else None
 
 
 def require_user() -> User:

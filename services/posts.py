@@ -44,14 +44,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from cache import invalidation
+from cache import service as service_cache
 from errors import ApiError
 from extensions import db
-from json_provider import iso_utc
 from models import Post, PostCount, Tag, User, post_tags
 from models.post_count import PUBLISHED
 from models.types import utcnow
-from services import cache as service_cache
-from services import invalidation
+from schemas.json import iso_utc
 
 PostDict = dict[str, Any]
 # SQLAlchemy 2.1's Select is variadic over its column types.

@@ -7,7 +7,7 @@ import pytest
 from flask import Flask
 
 from extensions import db
-from rate_limits import client_address
+from middleware.rate_limits import client_address
 
 POSTS = "/api/v1/posts"
 

@@ -8,17 +8,17 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 
-from json_provider import OrjsonProvider, iso_utc, register_json
+from schemas.json import OrjsonProvider, init_json, iso_utc
 
 
 @pytest.fixture
 def flask_app():
     application = Flask(__name__)
-    register_json(application)
+    init_json(application)
     return application
 
 
-def test_register_json_installs_the_orjson_provider(flask_app):
+def test_init_json_installs_the_orjson_provider(flask_app):
     assert isinstance(flask_app.json, OrjsonProvider)
 
 

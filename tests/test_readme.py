@@ -1,4 +1,5 @@
-"""The README stays true: every setting config.py reads is documented there."""
+"""The README stays true: every setting the app reads from the environment is documented
+there (config.py, and redis_link/topology.py for the Redis forms)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import re
 from pathlib import Path
 
 import config
+from redis_link import topology
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _settings_read_by_config() -> set[str]:
-    source = Path(config.__file__).read_text()
+    source = Path(config.__file__).read_text() + Path(topology.__file__).read_text()
     return set(re.findall(r'env\.get\("([A-Z][A-Z0-9_]+)"', source)) | set(
-        re.findall(r'_(?:bool|int|float)\(env, "([A-Z][A-Z0-9_]+)"', source)
+        re.findall(r'_(?:bool|int|float|flag)\(env, "([A-Z][A-Z0-9_]+)"', source)
     )
 
 

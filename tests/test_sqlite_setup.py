@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sqlite_setup import configure_sqlite
+from models.sqlite import configure_sqlite
 
 
 def _engine(path: Path) -> sa.Engine:

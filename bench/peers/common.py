@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from config import database_url_from
 from extensions import db
-from json_provider import register_json
+from schemas.json import init_json
 
 
 def env_flag(name: str, default: bool) -> bool:
@@ -37,7 +37,7 @@ def base_app(import_name: str) -> Flask:
         SECRET_KEY=os.environ.get("SECRET_KEY", "bench-peer-secret-key"),
     )
     db.init_app(app)
-    register_json(app)
+    init_json(app)
     redis_url = os.environ.get("REDIS_URL", "")
     Limiter(
         get_remote_address,

@@ -47,7 +47,7 @@ def _cached(service_cache: Any, i: int) -> bool:
 
 
 def time_ours(app: Any, reps: int) -> dict[str, Any]:
-    from services import cache as service_cache
+    from cache import service as service_cache
 
     core = app.extensions.get("cache_core")
     if core is None:

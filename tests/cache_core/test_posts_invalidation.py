@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from services import cache as service_cache
+from cache import service as service_cache
 from services import posts as post_service
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import cache as service_cache
+from cache import service as service_cache
 
 
 @pytest.fixture(params=["redis", "embedded"])

@@ -2,7 +2,7 @@
 
 Contract (items 5 and 3 together): ``X-Request-ID`` is per request; a stored response replayed
 on a hit must not repeat its filler's id, nor carry two ids. Checked against real Redis and the
-in-process store, so the outermost-layer wiring of ``register_observability`` is what is tested.
+in-process store, so the outermost-layer wiring of ``init_observability`` is what is tested.
 """
 
 from __future__ import annotations

@@ -342,3 +342,18 @@ def test_on_a_cluster_the_count_rides_on_the_read_across_slots(make_app, tmp_pat
         assert int(build_client(cluster.url).get(key)) == 4
     finally:
         cluster.stop()
+
+
+def test_adding_a_limit_is_one_line_and_keeps_the_fast_path(make_app, redis_server, monkeypatch):
+    from middleware.rate_limits import buckets
+
+    burst = buckets.Bucket("burst", "RATELIMIT_BURST", exempt_when=buckets.outside_api)
+    monkeypatch.setattr(buckets, "APPLICATION_LIMITS", [*buckets.APPLICATION_LIMITS, burst])
+    app = make_app(redis=redis_server, RATELIMIT_API="100 per minute", RATELIMIT_BURST="3 per hour")
+    entries = FlaskEntries(app)
+    client = app.test_client()
+    answers = [entries.get(client, POSTS) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.reached_flask for a in answers] == [True, False, False, True]
+    assert answers[1].headers["RateLimit-Policy"] == '"api";q=100;w=60, "burst";q=3;w=3600'
+    assert answers[2].headers["X-RateLimit-Remaining"] == "97"  # the minute window shows

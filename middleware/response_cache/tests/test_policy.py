@@ -213,3 +213,50 @@ def test_if_none_match_uses_weak_comparison(header, expected):
 )
 def test_accepts_gzip(header, expected):
     assert accepts_gzip(header) is expected
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        ({"method": "POST"}, "method"),
+        ({"content_length": "3"}, "request-body"),
+        ({"transfer_encoding": "chunked"}, "request-body"),
+        ({"has_authorization": True}, "authorization"),
+        ({"cookie_header": "remember_token=x"}, "session"),
+    ],
+)
+def test_every_refusal_of_the_flask_path_is_refused_below_flask_too(request_, reason):
+    """``may_answer_below_flask`` is a superset of ``request_bypass_reason``'s refusals."""
+    cookies = ("session", "remember_token")
+    raw = {
+        "method": "GET",
+        "has_authorization": False,
+        "cookie_header": None,
+        "content_length": None,
+        "transfer_encoding": None,
+        **request_,
+    }
+    assert (
+        policy.request_bypass_reason(
+            method=raw["method"],
+            scope=policy.PUBLIC,
+            has_body=policy.has_request_body(raw["content_length"], raw["transfer_encoding"]),
+            has_authorization=raw["has_authorization"],
+            has_credential_cookie=bool(raw["cookie_header"]),
+            oversized_query=False,
+        )
+        == reason
+    )
+    assert not policy.may_answer_below_flask(credential_cookies=cookies, upgrade=False, **raw)
+
+
+def test_a_request_without_credentials_or_body_may_be_answered_below_flask():
+    assert policy.may_answer_below_flask(
+        method="HEAD",
+        has_authorization=False,
+        cookie_header="theme=dark",
+        credential_cookies=("session", "remember_token"),
+        content_length="0",
+        transfer_encoding=None,
+        upgrade=False,
+    )

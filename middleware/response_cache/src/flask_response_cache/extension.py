@@ -129,40 +129,14 @@ class ResponseCache:
         if unknown:
             raise TypeError(f"init_app() got unexpected options {sorted(unknown)}")
         given = {**self._options, **{k: v for k, v in options.items() if v is not None}}
-        settings = load_settings(app.config)
-        core: CacheCore | None = given["core"]
-        if core is None:
-            storage = given["storage"] or build_storage(settings)
-            # A shared store is re-verified every half second; a per-process one every time.
-            lease = 0.5 if storage.shared else 0.0
-            core = CacheCore(storage, journal=given["journal"], trust_lease=lease)
-        loader = given["user_id"] or settings.user_id_loader
-        store = given["toggle_store"] or StorageToggleStore(core.storage)
-        counters = Counters(core.storage, core.monotonic)
-        state = CacheState(
-            app=app,
-            settings=settings,
-            core=core,
-            routes=RouteTable(
-                app,
-                RouteDefaults(
-                    settings.default_ttl, settings.overrides, partial(_can_load, app, loader)
-                ),
-            ),
-            toggles=ToggleView(store, settings.toggle_refresh, core.monotonic),
-            counters=counters,
-            values=ValueCache(core, counters, given["serializer"]),
-            user_id_loader=loader,
-            charge_given=given["charge"],
-            charge_factory=_limiter_charge,
-        )
+        state = _state_for(app, load_settings(app.config), given)
         app.extensions[EXTENSION_KEY] = state
         if cache_cli.name not in app.cli.commands:
             app.cli.add_command(cache_cli)
         _check_routes_as_registered(app, state)
-        if settings.enabled:
+        if state.settings.enabled:
             _register_hooks(app, state)
-            if settings.fast_path:
+            if state.settings.fast_path:
                 from .fast_path import FastPath
 
                 state.fast_path = FastPath(
@@ -272,6 +246,34 @@ class ResponseCache:
         from .values import key_tag
 
         return self.invalidate_tags(*(key_tag(key) for key in keys), app=app)
+
+
+def _state_for(app: Flask, settings: Settings, given: dict[str, Any]) -> CacheState:
+    """Everything one app needs at request time (``state.py``)."""
+    core: CacheCore | None = given["core"]
+    if core is None:
+        storage = given["storage"] or build_storage(settings)
+        # A shared store is re-verified every half second; a per-process one every time.
+        lease = 0.5 if storage.shared else 0.0
+        core = CacheCore(storage, journal=given["journal"], trust_lease=lease)
+    loader = given["user_id"] or settings.user_id_loader
+    store = given["toggle_store"] or StorageToggleStore(core.storage)
+    counters = Counters(core.storage, core.monotonic)
+    defaults = RouteDefaults(
+        settings.default_ttl, settings.overrides, partial(_can_load, app, loader)
+    )
+    return CacheState(
+        app=app,
+        settings=settings,
+        core=core,
+        routes=RouteTable(app, defaults),
+        toggles=ToggleView(store, settings.toggle_refresh, core.monotonic),
+        counters=counters,
+        values=ValueCache(core, counters, given["serializer"]),
+        user_id_loader=loader,
+        charge_given=given["charge"],
+        charge_factory=_limiter_charge,
+    )
 
 
 def _can_load(app: Flask, loader: UserIdLoader | None) -> bool:

@@ -55,44 +55,34 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
-from flask_limiter import HeaderNames, Limiter
+from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem
 from limits.storage import RedisClusterStorage, RedisStorage
 from limits.strategies import FixedWindowRateLimiter
-from werkzeug.http import http_date
 
-from ..charge import COUNTED, FREE, NOT_RUN, ChargeTicket, Headers, Verdict, remember
+from ..charge import COUNTED, FREE, ChargeTicket, Headers, remember
 from ..flask_view import CACHED_VIEW_CODE
 from ..safety import unwrap_hook
 from . import _flask_limiter_compat as compat
+from ._limiter_tickets import CHARGE_ALL_OR_NOTHING, ScriptTicket, StrategyTicket
+from .limiter_headers import HeaderFormatter, LimitState, flask_limiter_headers, states_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
+__all__ = [
+    "KNOWN_ENVIRON_FUNCTIONS",
+    "HeaderFormatter",
+    "LimitState",
+    "LimiterCharge",
+    "flask_limiter_headers",
+    "states_of",
+]
+
 log = logging.getLogger("flask_response_cache")
 
 EnvironFunction = Callable[["WSGIEnvironment"], Any]
-
-# Flask-Limiter's fixed window (limits' incr_expire.lua), for several keys at once and
-# all or nothing: when any counter would pass its limit nothing is counted ({0});
-# otherwise every counter is increased and {1, count1, ttl1, count2, ttl2, ...} returned.
-# ARGV: (amount, expiry seconds, cost) per key.
-CHARGE_ALL_OR_NOTHING = """
-for i = 1, #KEYS do
-  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if current + tonumber(ARGV[3 * i]) > tonumber(ARGV[3 * i - 2]) then return {0} end
-end
-local out = {1}
-for i = 1, #KEYS do
-  local cost = tonumber(ARGV[3 * i])
-  local current = redis.call('INCRBY', KEYS[i], cost)
-  if tonumber(current) == cost then redis.call('EXPIRE', KEYS[i], ARGV[3 * i - 1]) end
-  out[#out + 1] = current
-  out[#out + 1] = redis.call('TTL', KEYS[i])
-end
-return out
-"""
 
 MEMO_MAX = 4096
 _UNPLANNED: Any = object()
@@ -105,56 +95,6 @@ def _remote_address(environ: WSGIEnvironment) -> str:
 
 
 KNOWN_ENVIRON_FUNCTIONS: Mapping[Any, EnvironFunction] = {get_remote_address: _remote_address}
-
-
-@dataclass(frozen=True, slots=True)
-class LimitState:
-    """One limit as a request left it: what rate-limit headers are made of."""
-
-    item: RateLimitItem
-    scope: str  # the bucket's scope (Flask-Limiter's last request argument)
-    shared: bool
-    remaining: int
-    reset_at: float  # epoch seconds when the window ends
-    breached: bool = False  # the request was refused by this limit (Flask path only)
-
-
-HeaderFormatter = Callable[[Sequence[LimitState]], Headers]
-
-
-def states_of(request_limits: Sequence[Any]) -> list[LimitState]:
-    """``LimitState`` of Flask-Limiter's ``RequestLimit`` objects (the Flask path's
-    ``limiter.current_limits``), for one header formatter on both paths."""
-    states = []
-    for limit in request_limits:
-        reset_at, remaining = limit.window
-        scope = str(limit.request_args[-1])
-        state = LimitState(limit.limit, scope, limit.shared, remaining, reset_at, limit.breached)
-        states.append(state)
-    return states
-
-
-def flask_limiter_headers(limiter: Limiter) -> HeaderFormatter:
-    """Flask-Limiter's own headers for an allowed request (its ``__inject_headers``)."""
-    enabled = compat.headers_enabled(limiter)
-    names = compat.header_mapping(limiter)
-    http_dates = compat.retry_after_format(limiter) == "http-date"
-
-    def format_headers(states: Sequence[LimitState]) -> Headers:
-        if not (enabled and names and states):
-            return []
-        explicit = [state for state in states if not state.shared]
-        shown = explicit[0] if explicit else states[0]
-        reset_at = int(shown.reset_at + 1)
-        retry = http_date(reset_at) if http_dates else str(int(reset_at - time.time()))
-        return [
-            (names[HeaderNames.LIMIT], str(shown.item.amount)),
-            (names[HeaderNames.REMAINING], str(shown.remaining)),
-            (names[HeaderNames.RESET], str(reset_at)),
-            (names[HeaderNames.RETRY_AFTER], retry),
-        ]
-
-    return format_headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,8 +232,8 @@ class LimiterCharge:
             return FREE
         one_slot = not self._cluster or len(counted) == 1  # a script touches one slot
         if self.client is not None and one_slot and time.monotonic() >= self._redis_until:
-            return _ScriptTicket(self, counted)
-        return _StrategyTicket(self, counted)
+            return ScriptTicket(self, counted)
+        return StrategyTicket(self, counted)
 
     def _filtered(self, environ: WSGIEnvironment) -> bool:
         for request_filter in compat.request_filters(self.limiter):
@@ -397,98 +337,6 @@ class LimiterCharge:
 
     def redis_failed(self) -> None:
         self._redis_until = time.monotonic() + REDIS_BACKOFF
-
-
-class _ScriptTicket:
-    """All or nothing in one Lua script (riding on the entry's read when pipelined)."""
-
-    __slots__ = ("counted", "keys", "owner")
-
-    def __init__(self, owner: LimiterCharge, counted: list[tuple[_Bucket, list[str]]]) -> None:
-        self.owner = owner
-        self.counted = counted
-        self.keys = [owner.redis_key(bucket, args) for bucket, args in counted]
-
-    def _argv(self) -> list[int]:
-        argv: list[int] = []
-        for bucket, _ in self.counted:
-            argv += [bucket.item.amount, bucket.item.get_expiry(), bucket.cost]
-        return argv
-
-    def commands(self) -> Sequence[tuple[Any, ...]]:
-        owner = self.owner
-        if not owner.pipelined:
-            return ()
-        return [("EVALSHA", owner.script_sha, len(self.keys), *self.keys, *self._argv())]
-
-    def settle(self, replies: list[Any]) -> Verdict:
-        reply = replies[0]
-        if isinstance(reply, Exception):  # NOSCRIPT after a restart: it did not run
-            from redis.exceptions import NoScriptError
-
-            if isinstance(reply, NoScriptError):
-                self.owner.load_script()
-            return NOT_RUN
-        return self._verdict(reply)
-
-    def charge(self) -> Verdict:
-        owner = self.owner
-        import redis  # the storage is a Redis one: redis-py is installed
-
-        try:
-            reply = owner._script(keys=self.keys, args=self._argv(), client=owner.client)
-        except redis.RedisError:
-            owner.redis_failed()
-            return None  # Flask counts it, on the limiter's own failure handling
-        return self._verdict(reply)
-
-    def _verdict(self, reply: Any) -> Verdict:
-        if not reply or int(reply[0]) != 1:
-            return None
-        now = time.time()
-        states = []
-        for index, (bucket, _) in enumerate(self.counted):
-            count, ttl = int(reply[1 + 2 * index]), int(reply[2 + 2 * index])
-            remaining = max(0, bucket.item.amount - count)
-            reset_at = now + max(ttl, 0)
-            states.append(
-                (bucket, LimitState(bucket.item, bucket.scope, bucket.shared, remaining, reset_at))
-            )
-        return self.owner.verdict(states)
-
-
-class _StrategyTicket:
-    """Any storage and strategy: the limiter's own ``test``, then ``hit``."""
-
-    __slots__ = ("counted", "owner")
-
-    def __init__(self, owner: LimiterCharge, counted: list[tuple[_Bucket, list[str]]]) -> None:
-        self.owner = owner
-        self.counted = counted
-
-    def commands(self) -> Sequence[tuple[Any, ...]]:
-        return ()
-
-    def settle(self, replies: list[Any]) -> Verdict:
-        return NOT_RUN
-
-    def charge(self) -> Verdict:
-        strategy = self.owner.limiter.limiter
-        try:
-            for bucket, args in self.counted:
-                if not strategy.test(bucket.item, *args, cost=bucket.cost):
-                    return None
-            for bucket, args in self.counted:
-                strategy.hit(bucket.item, *args, cost=bucket.cost)
-            states = []
-            for bucket, args in self.counted:
-                reset_at, remaining = strategy.get_window_stats(bucket.item, *args)
-                state = LimitState(bucket.item, bucket.scope, bucket.shared, remaining, reset_at)
-                states.append((bucket, state))
-        except Exception:  # the storage failed: Flask-Limiter's own handling decides
-            log.debug("rate-limit storage failed below Flask", exc_info=True)
-            return None
-        return self.owner.verdict(states)
 
 
 def _counted_by_cache() -> bool:

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from flask import current_app
 from flask_response_cache.contrib.sqlalchemy import SqlJournal
 
-from cache_wiring import JOURNAL_KEY, response_cache
-from extensions import db
+from cache import JOURNAL_KEY
+from extensions import db, response_cache
 
 
 def commit_and_invalidate(tags: Sequence[str]) -> None:

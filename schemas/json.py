@@ -46,5 +46,5 @@ class OrjsonProvider(JSONProvider):
         return response_class(body, mimetype="application/json")
 
 
-def register_json(app: Flask) -> None:
+def init_json(app: Flask) -> None:
     app.json = OrjsonProvider(app)

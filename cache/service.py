@@ -24,8 +24,8 @@ from typing import TypeVar
 
 from flask_response_cache import add_response_tags
 
-from cache_wiring import response_cache
-from services import invalidation
+from cache import invalidation
+from extensions import response_cache
 
 T = TypeVar("T")
 

@@ -31,6 +31,8 @@ from flask import Flask, current_app
 from flask_response_cache import CircuitBreaker, connect_redis
 
 T = TypeVar("T")
+# Where each app keeps its RedisLink (None in embedded mode).
+REDIS_LINK = "redis_link"
 
 
 class CircuitOpenError(redis.ConnectionError):
@@ -118,10 +120,11 @@ def link_from_config(config: Mapping[str, Any]) -> RedisLink | None:
 
 
 def init_redis_link(app: Flask) -> None:
-    app.extensions["redis_link"] = link_from_config(app.config)
+    """One link per app (per gunicorn worker), shared by every Redis user."""
+    app.extensions[REDIS_LINK] = link_from_config(app.config)
 
 
 def current_link() -> RedisLink | None:
     """The app's RedisLink, or None in embedded mode."""
-    link: RedisLink | None = current_app.extensions.get("redis_link")
+    link: RedisLink | None = current_app.extensions.get(REDIS_LINK)
     return link

@@ -1,6 +1,6 @@
 """How the app's SQLite connections are set up (file databases only; PostgreSQL is untouched).
 
-Contract of ``configure_sqlite(engine)``, called once per engine by ``app.register_database``:
+Contract of ``configure_sqlite(engine)``, called once per engine by ``models.init_database``:
 
 * **WAL journal.** Every new connection asks for ``journal_mode=WAL`` (persistent in the file;
   a no-op once set). gunicorn runs several worker processes on one file: in the default

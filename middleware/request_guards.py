@@ -87,6 +87,6 @@ def require_json_body() -> None:
             ) from None
 
 
-def register_request_guards(app: Flask) -> None:
+def init_request_guards(app: Flask) -> None:
     app.before_request(refuse_cross_site_writes)
     app.before_request(require_json_body)

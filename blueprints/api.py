@@ -1,14 +1,19 @@
-"""flask-smorest's ``Api`` with our JSON error shape.
+"""The JSON API: flask-smorest's ``Api`` with our error shape, and its blueprints.
 
-flask-smorest registers its own ``HTTPException`` handler, which answers
-``{"code", "status"}`` and drops werkzeug's headers (a 405 loses ``Allow``).
-This subclass routes every HTTP error through ``errors.handle_http_exception``
-so one shape and the right headers come out everywhere.
+- ``JsonApi``: flask-smorest registers its own ``HTTPException`` handler, which answers
+  ``{"code", "status"}`` and drops werkzeug's headers (a 405 loses ``Allow``). This
+  subclass routes every HTTP error through ``errors.handle_http_exception`` so one shape
+  and the right headers come out everywhere.
+- ``init_api(app, blueprints)`` binds ``extensions.api``, registers the API's blueprints
+  and declares flask-smorest's view layers safe for the response
+  cache's fast path to skip on a hit (``declare_layers_fast_hit_safe``).
 """
 
 from __future__ import annotations
 
-from flask import Response
+from collections.abc import Sequence
+
+from flask import Flask, Response
 from flask_response_cache import declare_fast_hit_safe_decorator
 from flask_smorest import Api, Blueprint
 from marshmallow import Schema
@@ -42,3 +47,12 @@ def declare_layers_fast_hit_safe() -> None:
     declare_fast_hit_safe_decorator(
         probe.response(200), "serialises the view's result, which the entry already holds"
     )
+
+
+def init_api(app: Flask, blueprints: Sequence[Blueprint]) -> None:
+    from extensions import api  # extensions holds the unbound JsonApi defined here
+
+    declare_layers_fast_hit_safe()
+    api.init_app(app)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
