@@ -4,8 +4,8 @@
 --reps 5`` prints one JSON document. For each size N it empties the (private) Redis, adds N
 unrelated keys (``DEBUG POPULATE``), then per repetition (one more, unmeasured, first):
 - the app: 500 list entries of ~15 KB tagged ``posts`` through the service cache
-  (``services.cache.get_or_set``), then ``core.apply(["posts"])`` timed (the Redis
-  side, what the issue bounds), and again with the durable ``services.cache.invalidate_tags``
+  (``cache.service.get_or_set``), then ``core.apply(["posts"])`` timed (the Redis
+  side, what the issue bounds), and again with the durable ``cache.service.invalidate_tags``
   (journal row + commit + Redis); both verified (a hit before, a miss after);
 - the recipe: 500 ``posts:list:page=N:limit=20`` keys of 15 KB, then ``SCAN MATCH
   posts:list:* COUNT 100`` + one pipelined DEL (``invalidatePattern``), timed.
@@ -47,11 +47,13 @@ def _cached(service_cache: Any, i: int) -> bool:
 
 
 def time_ours(app: Any, reps: int) -> dict[str, Any]:
+    from flask_response_cache.state import state_for
+
     from cache import service as service_cache
 
-    core = app.extensions.get("cache_core")
-    if core is None:
-        return {"skipped": "the app has no cache core (app.extensions['cache_core'])"}
+    core = state_for(app).core
+    if not core.storage.shared:
+        return {"skipped": "the app's cache is not on Redis"}
     core.distrust()
     redis_side: list[float] = []
     durable: list[float] = []
