@@ -30,9 +30,12 @@ PASSWORD/TLS                                              REDIS_URL is unset and
 REDIS_TIMEOUT        ``0.25``                             socket connect/read timeout, seconds
 REDIS_MAX_           ``32``                               connections per process (raise it for
 CONNECTIONS                                               gthread workers with many threads)
-REDIS_BREAKER_       ``3`` / ``5``                        circuit breaker: consecutive failures that
-FAILURES/RESET                                            open it (a timeout opens it at once) and
-                                                          seconds before one probe is let through
+REDIS_BREAKER_       ``3``                                consecutive errors that open the circuit
+FAILURES                                                  breaker (a timeout or a refused connection
+                                                          opens it at once)
+REDIS_PROBE_         ``0.25``                             seconds between the PINGs a worker sends
+INTERVAL                                                  while its circuit is open (off the request
+                                                          path); the first answer closes it
 SECRET_KEY           random per process in development    signs nothing secret today; required in
                                                           production
 PORT                 ``8000``                             gunicorn port (read by gunicorn.conf.py)
@@ -43,9 +46,9 @@ RATELIMIT_AUTH       ``10 per 15 minutes``                stricter limit for ``/
 RATELIMIT_LOGIN_     ``5 per 15 minutes``                 failed logins per account (normalised
 FAILURES                                                  e-mail, known or not), from any address
 RATELIMIT_ENABLED    ``true``                             switch the limiter off (benchmarks only)
-SESSION_BACKEND      ``redis`` with REDIS_URL, else       where server-side sessions live;
-                     ``sql``                              ``sql`` keeps logins working while Redis
-                                                          is down
+SESSION_BACKEND      ``cached`` with REDIS_URL, else      where server-side sessions live:
+                     ``sql``                              ``cached`` (SQL, read through Redis),
+                                                          ``sql`` or ``redis`` (Redis only)
 SESSION_IDLE_TIMEOUT ``1800``                             seconds without a request before a session
                                                           ends (enforced server-side)
 SESSION_ABSOLUTE_    ``28800``                            seconds after login when a session ends,
@@ -233,7 +236,7 @@ def _redis(env: Mapping[str, str]) -> dict[str, Any]:
         # Connections per process; waiting for a free one is bounded by REDIS_TIMEOUT too.
         "REDIS_MAX_CONNECTIONS": _int(env, "REDIS_MAX_CONNECTIONS", 32, minimum=1),
         "REDIS_BREAKER_FAILURES": _int(env, "REDIS_BREAKER_FAILURES", 3, minimum=1),
-        "REDIS_BREAKER_RESET": _float(env, "REDIS_BREAKER_RESET", 5.0),
+        "REDIS_PROBE_INTERVAL": _float(env, "REDIS_PROBE_INTERVAL", 0.25),
         "CACHE_ENABLED": _bool(env, "CACHE_ENABLED", True),
         "RESPONSE_CACHE_FAST_PATH": _bool(env, "RESPONSE_CACHE_FAST_PATH", True),
     }
@@ -255,14 +258,14 @@ def _sessions(env: Mapping[str, str], production: bool) -> dict[str, Any]:
     (middleware/sessions). OWASP Session Management: idle 15-30 min for low-risk apps,
     absolute 4-8 h."""
     backend = env.get("SESSION_BACKEND", "").strip().lower() or None
-    if backend not in {None, "redis", "sql"}:
-        raise ConfigError(f"SESSION_BACKEND must be redis or sql, got {backend!r}")
+    if backend not in {None, "cached", "redis", "sql"}:
+        raise ConfigError(f"SESSION_BACKEND must be cached, redis or sql, got {backend!r}")
     idle = _int(env, "SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
     absolute = _int(env, "SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=60)
     if idle > absolute:
         raise ConfigError("SESSION_IDLE_TIMEOUT must not exceed SESSION_ABSOLUTE_TIMEOUT")
     return {
-        "SESSION_BACKEND": backend,  # None: redis when REDIS_URL is set
+        "SESSION_BACKEND": backend,  # None: cached (SQL + Redis) when REDIS_URL is set
         "SESSION_IDLE_TIMEOUT": idle,
         "SESSION_ABSOLUTE_TIMEOUT": absolute,
         # The cookie lives as long as the session can.

@@ -19,6 +19,10 @@ class Base(DeclarativeBase):
     """Declarative base of every model (SQLAlchemy 2 typed mappings)."""
 
 
+# app.extensions key of the app's durable invalidation journal (``cache.init_cache`` sets it;
+# ``cache.invalidation`` and the cached session store record in it).
+CACHE_JOURNAL_KEY = "cache_journal"
+
 db = SQLAlchemy(model_class=Base)
 api = JsonApi()
 response_cache = ResponseCache()

@@ -145,6 +145,14 @@ def _invalidation_goal(results: dict[str, Any]) -> Goal:
     return Goal("invalidation", text, shown, high <= 1.0 and high <= 2 * max(low, 0.05))
 
 
+def _sessions_goal(results: dict[str, Any]) -> Goal:
+    text = "signed-in read, Redis up: 0 session queries (cached sessions)"
+    per_read = dig(results, "sessions", "cached_redis_up", "session_queries_per_read")
+    if per_read is None:
+        return Goal("sessions", text, "n/a (not measured)", None)
+    return Goal("sessions", text, f"{per_read:g} per read", per_read == 0)
+
+
 def _other_goals(results: dict[str, Any]) -> list[Goal]:
     down = _ratio_goal(results, "redis-down", ("summary",), "app", "app-nocache", 0.9,
                        "Redis down: req/s >= 0.9x cache-off app")  # fmt: skip
@@ -183,5 +191,6 @@ def evaluate(results: dict[str, Any]) -> list[Goal]:
         *_miss_goals(results),
         *_stampede_goals(results),
         _invalidation_goal(results),
+        _sessions_goal(results),
         *_other_goals(results),
     ]

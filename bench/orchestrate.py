@@ -30,7 +30,17 @@ from bench.peers import PeerSet, reap_stale, write_pidfile
 from bench.peers.specs import TARGETS, Context, build_specs
 from bench.plan import Plan
 from bench.runner import Bench, Files
-from bench.workloads import ORDER, hit, invalidation, memory, miss, mixed, redis_down, stampede
+from bench.workloads import (
+    ORDER,
+    hit,
+    invalidation,
+    memory,
+    miss,
+    mixed,
+    redis_down,
+    sessions,
+    stampede,
+)
 from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +55,7 @@ WORKLOADS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "memory": memory.run,
     "mixed": mixed.run,
     "invalidation": invalidation.run,
+    "sessions": sessions.run,
     "redis-down": redis_down.run,
 }
 
@@ -58,6 +69,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "memory": tuple(memory.PREFIXES),
     "mixed": mixed.TARGETS,
     "invalidation": (),
+    "sessions": (),
     "redis-down": redis_down.TARGETS,
 }
 

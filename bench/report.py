@@ -184,6 +184,30 @@ def _invalidation_section(doc: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _sessions_section(doc: dict[str, Any]) -> list[str]:
+    cases = dig(doc, "results", "sessions")
+    if not cases or "skipped" in cases:
+        return []
+    names = {
+        "cached_redis_up": "`cached` (default), Redis up",
+        "cached_redis_down": "`cached`, Redis killed",
+        "sql": "`sql` (reference)",
+    }
+    lines = [
+        "## Sessions (signed-in `GET /auth/me`, in process)",
+        "",
+        "| store | SQL statements on `sessions` per read | median ms |",
+        "|---|---|---|",
+    ]
+    for case, label in names.items():
+        entry = cases.get(case) or {}
+        lines.append(
+            f"| {label} | {_num(entry.get('session_queries_per_read'), 3)} | "
+            f"{_num(entry.get('median_ms'), 3)} |"
+        )
+    return [*lines, ""]
+
+
 def _mixed_section(doc: dict[str, Any]) -> list[str]:
     mixed = dig(doc, "results", "mixed")
     if not mixed or "summary" not in mixed:
@@ -257,7 +281,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines += _simple_section(
         "Uncached list pages", lists, ("express-nocache-limiter", "express-nocache")
     )
-    lines += _stampede_section(doc) + _invalidation_section(doc)
+    lines += _stampede_section(doc) + _invalidation_section(doc) + _sessions_section(doc)
     lines += _simple_section(
         "Redis down (breaker open)", dig(results, "redis-down", "summary"), ("app-nocache",)
     )

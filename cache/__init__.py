@@ -21,15 +21,14 @@ from flask import Flask
 from flask_response_cache import Layout, RedisStorage, Storage
 from flask_response_cache.contrib.sqlalchemy import SqlJournal, SqlToggleStore
 
-from extensions import db, response_cache
+from extensions import CACHE_JOURNAL_KEY, db, response_cache
 from middleware import rate_limits
 from models import cache_outbox, cache_toggles
 from observability.middleware import RULE_KEY, RequestObserver
 from redis_link import REDIS_LINK, RedisLink
 from services.auth import current_user_id
 
-# app.extensions key of the app's SqlJournal (cache.invalidation records in it).
-JOURNAL_KEY = "cache_journal"
+JOURNAL_KEY = CACHE_JOURNAL_KEY  # the app's SqlJournal (cache.invalidation records in it)
 
 
 def _storage(app: Flask) -> Storage | None:

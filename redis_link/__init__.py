@@ -13,7 +13,9 @@ Contract:
 - ``RedisLink.execute(fn)`` runs ``fn(client)`` through the circuit breaker and
   re-raises: ``CircuitOpenError`` (a ``redis.ConnectionError``) without any network
   while the circuit is open, otherwise whatever ``redis.RedisError`` the call raised. A
-  timeout trips the breaker at once; other errors count towards its threshold.
+  timeout or a refused connection trips the breaker at once; other errors count towards
+  its threshold. While it is open no request touches Redis: a thread of the worker
+  PINGs it every ``REDIS_PROBE_INTERVAL`` (0.25 s) and the first answer closes it.
 - ``RedisLink.call(fn)`` is the fail-open form: ``(True, result)`` or ``(False, None)``
   when Redis is unavailable.
 - Callers catch ``redis.RedisError`` (never bare ``Exception``) and decide how to
@@ -70,7 +72,8 @@ class RedisLink:
             raise CircuitOpenError("redis circuit is open")
         try:
             result = fn(self.client)
-        except redis.TimeoutError:
+        except (redis.TimeoutError, redis.ConnectionError):
+            # A hung or gone server: one timeout (or refusal) is evidence enough.
             self.breaker.trip()
             raise
         except redis.RedisError:
@@ -103,18 +106,28 @@ class RedisLink:
             pass
 
 
+# The key the breaker's probe writes (1 s TTL).
+PROBE_KEY = "redis_link:probe"
+
+
 def link_from_config(config: Mapping[str, Any]) -> RedisLink | None:
     url = config.get("REDIS_URL")
     if not url:
         return None
-    breaker = CircuitBreaker(
-        failure_threshold=int(config["REDIS_BREAKER_FAILURES"]),
-        reset_timeout=float(config["REDIS_BREAKER_RESET"]),
-        # Tests inject CLOCK to move time without sleeping.
-        clock=config.get("CLOCK") or time.monotonic,
-    )
     client = build_client(
         url, float(config["REDIS_TIMEOUT"]), int(config.get("REDIS_MAX_CONNECTIONS", 32))
+    )
+    clock = config.get("CLOCK")  # tests inject one, and run the probes themselves
+    breaker = CircuitBreaker(
+        failure_threshold=int(config["REDIS_BREAKER_FAILURES"]),
+        clock=clock or time.monotonic,
+        # While open, a thread of this worker probes every REDIS_PROBE_INTERVAL: requests
+        # never wait on a probe, and every worker sees Redis back within that interval.
+        # A write, not a PING: a PING passes under CLIENT PAUSE WRITE, on a read-only
+        # replica or out of memory, where the cache's stores would still fail.
+        probe=lambda: client.set(PROBE_KEY, b"1", px=1000),
+        probe_interval=float(config["REDIS_PROBE_INTERVAL"]),
+        background=clock is None,
     )
     return RedisLink(client, breaker, url)
 

@@ -60,23 +60,24 @@ GROUPS = [
 
 DEFINITIONS = """\
 - **5xx caused by Redis**: a 5xx answer to a request whose correct answer does not
-  depend on Redis: any public read (with or without a session cookie), any write
-  by a user whose session is in SQL (`SESSION_BACKEND=sql`), `/health`. Not counted,
-  because they are the designed answer (D11): a **503 with `Retry-After` and the JSON
-  error shape** to a request that needs the logged-in user (`/auth/me`, a write, a
-  login) while the session store (Redis, by default) cannot be read; these are
-  listed as `by_design_503`. 5xx caused by the *database* being down are reported
-  in their own table.
+  depend on Redis: any public read (with or without a session cookie), any login,
+  logout or write of a user whose session is durable in SQL (the default `cached`
+  store, or `sql`), `/health`. Not counted, because they are the designed answer
+  (D11, `SESSION_BACKEND=redis` only): a **503 with `Retry-After` and the JSON error
+  shape** to a request that needs the logged-in user while a Redis-only session store
+  cannot be read; these are listed as `by_design_503`. 5xx caused by the *database*
+  being down are reported in their own table.
 - **first request per worker**: the first request each gunicorn worker served after
   the fault began (workers identified from gunicorn's access log, which records a
   probe id sent with every request); it may pay one short timeout (0.25 s).
 - **extra latency**: every other request of the fault window minus the median of the
-  healthy baseline (same client, same paths); p50 / p95 / max. The fault windows
-  (3 s) are shorter than the breaker's reset (5 s), so no half-open probe falls in.
+  healthy baseline (same client, same paths); p50 / p95 / max. While a worker's
+  breaker is open its probe runs in a background thread, so no request waits on it.
 - **stale read**: a read *sent after* a write was acknowledged that returns the
   version before it (the post and the list page holding it are both checked).
 - **recovery**: seconds from the end of the fault to the first of 10 consecutive
-  cache hits (bounded by the breaker's reset period, 5 s).
+  cache hits (each worker's prober PINGs every 0.25 s while its breaker is open);
+  `first_hit_per_worker_s` gives the first hit of each worker separately.
 """
 
 

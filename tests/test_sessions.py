@@ -1,5 +1,5 @@
-"""Server-side sessions: cookie flags, fixation, timeouts, logout and revocation,
-on Redis and in embedded (SQL) mode alike."""
+"""Server-side sessions: cookie flags, fixation, timeouts, logout and revocation, on every
+store alike: SQL read through Redis (the default with Redis), Redis only, and embedded (SQL)."""
 
 from __future__ import annotations
 
@@ -24,16 +24,18 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["redis", "embedded"])
+@pytest.fixture(params=["cached", "redis", "embedded"])
 def mode(request):
     return request.param
 
 
 @pytest.fixture
 def app(mode, make_app, clock, request):
-    """Overrides conftest's ``app``: Redis or embedded, with a clock the test moves."""
-    redis = request.getfixturevalue("redis_server") if mode == "redis" else None
-    return make_app(redis=redis, CLOCK=clock)
+    """Overrides conftest's ``app``: each store, with a clock the test moves."""
+    if mode == "embedded":
+        return make_app(CLOCK=clock)
+    redis = request.getfixturevalue("redis_server")
+    return make_app(redis=redis, CLOCK=clock, SESSION_BACKEND=mode)
 
 
 def set_cookie_header(response) -> SimpleCookie:
@@ -75,8 +77,8 @@ def test_cookie_is_secure_in_production(make_app, actions):
     assert set_cookie_header(response)[COOKIE]["secure"]
 
 
-def test_sessions_are_stored_in_redis_as_sess_keys_with_a_ttl(make_app, redis_server, actions):
-    app = make_app(redis=redis_server)
+def test_redis_only_sessions_are_sess_keys_with_a_ttl(make_app, redis_server, actions):
+    app = make_app(redis=redis_server, SESSION_BACKEND="redis")
     client = app.test_client()
     actions.register(client)
     actions.login(client)
@@ -154,7 +156,7 @@ def test_logout_all_needs_a_login(client):
 def test_a_session_restored_from_a_redis_snapshot_after_logout_is_refused(
     make_app, redis_server, actions
 ):
-    app = make_app(redis=redis_server)
+    app = make_app(redis=redis_server, SESSION_BACKEND="redis")
     client = app.test_client()
     actions.register(client)
     actions.login(client)
@@ -226,7 +228,7 @@ def test_garbage_cookies_are_anonymous_not_errors(client, value):
 
 
 def test_corrupt_stored_session_is_anonymous(make_app, redis_server, actions):
-    app = make_app(redis=redis_server)
+    app = make_app(redis=redis_server, SESSION_BACKEND="redis")
     client = app.test_client()
     actions.register(client)
     actions.login(client)

@@ -7,4 +7,7 @@ Order matters and is fixed by ``ORDER``: ``redis-down`` kills the bench's Redis,
 
 from __future__ import annotations
 
-ORDER = ("hit", "latency", "miss", "stampede", "memory", "mixed", "invalidation", "redis-down")
+ORDER = (
+    "hit", "latency", "miss", "stampede", "memory", "mixed", "invalidation", "sessions",
+    "redis-down",
+)  # fmt: skip

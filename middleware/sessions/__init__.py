@@ -1,11 +1,14 @@
 """Server-side sessions: where they live, and what views and services may ask of them.
 
 Contract:
-- With ``REDIS_URL`` sessions live in Redis under ``sess:<id>`` through the
-  app's ``RedisLink`` (short timeouts, circuit breaker); in embedded mode, or
-  with ``SESSION_BACKEND=sql``, in the ``sessions`` SQL table. Both follow
-  ``session_policy.SessionPolicy``: strict 256-bit ids, idle and absolute
-  timeouts from ``auth_at``/``seen_at``, no write per read, JSON only.
+- With ``REDIS_URL`` sessions are durable in the ``sessions`` SQL table and cached in
+  Redis (``SESSION_BACKEND=cached``, ``stores.CachedSessions``): a Redis outage costs
+  speed, never a login, a logout or a signed-in write. In embedded mode, or with
+  ``SESSION_BACKEND=sql``, the table only; ``SESSION_BACKEND=redis`` keeps them in Redis
+  only (``sess:<id>``, through the circuit breaker). All follow ``policy.SessionPolicy``:
+  strict 256-bit ids, idle and absolute timeouts from ``auth_at``/``seen_at``, no write
+  per read, JSON only; ``services.auth`` refuses a session whose ``session_version`` is
+  behind the user's (logout, logout-all), wherever it came from.
 - The cookie is HttpOnly, SameSite=Lax and Secure outside development
   (config.py), set only after the session was stored.
 - Store unavailable (circuit open, or a ``RedisError`` while reading): the
@@ -32,7 +35,7 @@ from flask import Flask, Response, current_app, request, session
 from flask_response_cache import fast_hit_safe
 
 from middleware.sessions.policy import ENVIRON_KEY, AppSession, SessionPolicy
-from middleware.sessions.stores import RedisSessions, SqlSessionInterface
+from middleware.sessions.stores import CachedSessions, RedisSessions, SqlSessionInterface
 from redis_link import REDIS_LINK, RedisLink
 
 KEY_PREFIX = "sess:"
@@ -58,13 +61,15 @@ def init_sessions(app: Flask) -> None:
         "sid_length": 32,
         "serialization_format": "json",
     }
-    backend = app.config.get("SESSION_BACKEND") or ("redis" if link is not None else "sql")
-    if backend == "redis":
-        if link is None:
-            raise RuntimeError("SESSION_BACKEND=redis needs REDIS_URL")
+    backend = app.config.get("SESSION_BACKEND") or ("cached" if link is not None else "sql")
+    if backend == "sql":
+        app.session_interface = SqlSessionInterface(app, cleanup_n_requests=None, **options)
+    elif link is None:
+        raise RuntimeError(f"SESSION_BACKEND={backend} needs REDIS_URL")
+    elif backend == "redis":
         app.session_interface = RedisSessions(app, link, **options)
     else:
-        app.session_interface = SqlSessionInterface(app, cleanup_n_requests=None, **options)
+        app.session_interface = CachedSessions(app, cleanup_n_requests=None, **options)
     app.after_request(mark_session_responses_private)
 
 

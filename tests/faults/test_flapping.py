@@ -43,7 +43,7 @@ WRITE_EVERY_S = 1.0
 # A write during an outage holds its sync worker for one trust lease (0.5 s, D3) and
 # reads queued behind it wait too; add one short timeout and noise.
 MAX_REQUEST_MS = 1000.0
-RECOVERY_BUDGET_S = 7.0  # REDIS_BREAKER_RESET (5 s) + 2 s
+RECOVERY_BUDGET_S = 2.0  # the workers' probes (every 0.25 s), plus slack
 BASELINE_S = 2.0
 
 

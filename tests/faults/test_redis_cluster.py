@@ -158,7 +158,8 @@ def test_the_cache_master_restarted_from_an_old_snapshot_is_never_trusted(
 def test_login_on_a_cluster_and_the_session_key_lives_where_its_slot_says(
     cluster: LocalCluster, sqlite_database: Any, deploy: Any
 ) -> None:
-    server = deploy(sqlite_database.url, cluster.url)
+    # Redis-only sessions (one key per session); the default store is covered by the logins above.
+    server = deploy(sqlite_database.url, cluster.url, SESSION_BACKEND="redis")
     http = Http(server.port)
     login = http.request(
         "POST", LOGIN, body={"email": "user3@example.com", "password": DEMO_PASSWORD}

@@ -9,12 +9,12 @@ do not depend on Redis):
   most one short timeout (``FIRST_REQUEST_BUDGET_MS``); the other requests stay
   under 20 ms extra over the healthy median (median of the extra; p95 under 50 ms,
   generous for a busy 2-core machine) and none pays a timeout
-  (``OTHER_REQUEST_MAX_MS``). The fault window (3 s) is shorter than the
-  breaker's reset period (5 s), so no half-open probe falls inside it;
+  (``OTHER_REQUEST_MAX_MS``). While a worker's circuit is open its prober
+  PINGs Redis in the background (every 0.25 s), so no request waits on a probe;
 - no stale read: no read sent after a write was acknowledged returns older data,
   during the fault or after it;
-- recovery: back to cache hits within ``REDIS_BREAKER_RESET`` + 2 s of the fault
-  ending (the breaker's reset period bounds it), measured and reported.
+- recovery: back to cache hits within 2 s of the fault's end (the probes run every
+  0.25 s; the rest is slack for a busy machine), measured and reported.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ FIRST_REQUEST_BUDGET_MS = 600.0  # one 0.25 s timeout, plus a busy 2-core machin
 EXTRA_P50_BUDGET_MS = 20.0  # the issue's "under 20 ms extra", on the median (robust)
 EXTRA_P95_BUDGET_MS = 50.0  # generous: a noisy 2-core box running client and servers
 OTHER_REQUEST_MAX_MS = 200.0  # no request but a worker's first may wait on Redis
-BREAKER_RESET_S = 5.0  # REDIS_BREAKER_RESET's default, which the deployments keep
-RECOVERY_BUDGET_S = BREAKER_RESET_S + 2.0
+# Each worker's prober PINGs every REDIS_PROBE_INTERVAL (0.25 s) while its breaker is open:
+# back to hits within a second, plus slack for this shared 2-core machine.
+RECOVERY_BUDGET_S = 2.0
 WRITE_BUDGET_MS = 1500.0  # a write during an outage waits one trust lease (0.5 s)
 WINDOW_S = 3.0
 

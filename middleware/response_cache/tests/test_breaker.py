@@ -177,3 +177,60 @@ def test_concurrent_half_open_admits_one_probe(breaker, clock):
 def test_rejects_nonsense_settings(threshold, reset):
     with pytest.raises(ValueError):
         CircuitBreaker(failure_threshold=threshold, reset_timeout=reset)
+
+
+# -- background probing: requests never probe; a thread of the process does ------------------
+
+
+class Dependency:
+    """A probe target that is down until told otherwise, counting the probes it gets."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.probes = 0
+
+    def ping(self) -> None:
+        self.probes += 1
+        if not self.up:
+            raise ConnectionError("down")
+
+
+def probing(clock, dependency, **options):
+    return CircuitBreaker(
+        reset_timeout=5.0, clock=clock, probe=dependency.ping, background=False, **options
+    )
+
+
+def test_with_a_probe_no_request_is_ever_let_through_while_open(clock):
+    dependency = Dependency()
+    breaker = probing(clock, dependency)
+    breaker.trip()
+    clock.advance(60)  # far past reset_timeout: still no request-borne probe
+    assert breaker.state == OPEN and not breaker.allow()
+    assert dependency.probes == 0
+
+
+def test_a_failed_probe_keeps_it_open_and_a_good_one_closes_it(clock):
+    dependency = Dependency()
+    breaker = probing(clock, dependency)
+    closed = []
+    breaker.on_close(lambda: closed.append(True))
+    breaker.trip()
+    assert breaker.probe_now() is False and breaker.is_open
+    dependency.up = True
+    assert breaker.probe_now() is True
+    assert breaker.state == CLOSED and breaker.allow() and closed == [True]
+    assert breaker.probe_now() is True and dependency.probes == 2  # closed: no probe
+
+
+def test_the_prober_thread_closes_the_circuit_soon_after_recovery():
+    dependency = Dependency()
+    breaker = CircuitBreaker(probe=dependency.ping, probe_interval=0.02)
+    closed = threading.Event()
+    breaker.on_close(closed.set)
+    breaker.trip()
+    assert not closed.wait(0.1)  # down: it keeps probing, once per interval
+    assert 2 <= dependency.probes <= 10
+    dependency.up = True
+    assert closed.wait(2.0)
+    assert breaker.state == CLOSED

@@ -84,7 +84,7 @@ def test_a_hung_or_dead_redis_costs_one_short_timeout_then_nothing(redis_server,
 def test_an_invalidation_while_redis_is_hung_never_raises_and_is_applied_on_return(
     redis_server,
 ):
-    app = redis_app(redis_server.url, RESPONSE_CACHE_BREAKER_RESET=0.05)
+    app = redis_app(redis_server.url, RESPONSE_CACHE_BREAKER_PROBE_INTERVAL=0.05)
     client = app.test_client()
     assert client.get("/items/1").get_json()["version"] == 1
     assert client.get("/items/1").headers["X-Cache"] == "HIT"
@@ -112,7 +112,7 @@ def test_an_invalidation_while_redis_is_hung_never_raises_and_is_applied_on_retu
 
 
 def test_an_invalidation_while_redis_is_dead_is_applied_after_its_restart(redis_server):
-    app = redis_app(redis_server.url, RESPONSE_CACHE_BREAKER_RESET=0.05)
+    app = redis_app(redis_server.url, RESPONSE_CACHE_BREAKER_PROBE_INTERVAL=0.05)
     client = app.test_client()
     client.get("/items/1")
     redis_server.save_snapshot()  # the entry survives the restart below

@@ -56,7 +56,9 @@ def test_an_unreadable_journal_says_so(tmp_path: Path):
 
 def app_on(url: str, engine: sa.Engine, outbox: sa.Table) -> tuple[Flask, ResponseCache]:
     app = Flask("journaled")
-    app.config.update(TESTING=True, RESPONSE_CACHE_REDIS_URL=url, RESPONSE_CACHE_BREAKER_RESET=0.05)
+    app.config.update(
+        TESTING=True, RESPONSE_CACHE_REDIS_URL=url, RESPONSE_CACHE_BREAKER_PROBE_INTERVAL=0.05
+    )
     cache = ResponseCache(app, journal=SqlJournal(engine, outbox))
     app.version = 1  # type: ignore[attr-defined]
 

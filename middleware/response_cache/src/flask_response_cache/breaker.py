@@ -18,6 +18,15 @@ Contract:
 - One log line per state change, never one per request.
 - ``on_close`` listeners run (outside the lock) when the circuit closes after
   being open: the caches use it to replay pending invalidations.
+- **Background probing** (``probe`` given, the default for the clients this package
+  builds): while open, no request is ever let through as a probe; instead a daemon
+  thread of this process calls ``probe()`` (the package's: a 1 s SET, since a PING
+  passes where writes fail) once per ``probe_interval`` (0.25 s), and its first
+  success closes the circuit. A dead or hung dependency then
+  costs requests nothing at all (the probe waits out its own timeout, off the request
+  path), and recovery is seen within about one interval by every process, whatever
+  the length of the outage. ``probe_now()`` is one such probe (what the thread runs;
+  tests call it under a fake clock with ``background=False``).
 
 Thread-safe: gunicorn gthread workers share one breaker per process. Time
 comes only from ``clock`` so tests drive it without sleeping.
@@ -44,6 +53,10 @@ class CircuitBreaker:
         failure_threshold: int = 3,
         reset_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        probe: Callable[[], object] | None = None,
+        probe_interval: float = 0.25,
+        background: bool = True,
     ) -> None:
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be >= 1")
@@ -59,12 +72,17 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probe_started: float | None = None
         self._on_close: list[Callable[[], None]] = []
+        self.probe = probe
+        self.probe_interval = probe_interval
+        self._background = background
+        self._prober: threading.Thread | None = None
+        self._wake = threading.Event()
 
     @property
     def state(self) -> str:
         """The state a caller would see now (reading it changes nothing)."""
         with self._lock:
-            if self._state == OPEN and self._cooled_down():
+            if self._state == OPEN and self.probe is None and self._cooled_down():
                 return HALF_OPEN
             return self._state
 
@@ -77,6 +95,8 @@ class CircuitBreaker:
         with self._lock:
             if self._state != OPEN:
                 return 0.0
+            if self.probe is not None:
+                return self.probe_interval
             return max(0.0, self.reset_timeout - (self._clock() - self._opened_at))
 
     def on_close(self, listener: Callable[[], None]) -> None:
@@ -88,8 +108,8 @@ class CircuitBreaker:
             if self._state == CLOSED:
                 return True
             if self._state == OPEN:
-                if not self._cooled_down():
-                    return False
+                if self.probe is not None or not self._cooled_down():
+                    return False  # with a background probe, requests never probe
                 self._transition(HALF_OPEN)
             if self._probe_started is not None and not self._probe_lost():
                 return False
@@ -142,6 +162,48 @@ class CircuitBreaker:
         self._probe_started = None
         self._failures = 0
         self._transition(OPEN)
+        if self.probe is not None and self._background:
+            self._ensure_prober()
+
+    def _ensure_prober(self) -> None:
+        if self._prober is None or not self._prober.is_alive():
+            self._prober = threading.Thread(
+                target=self._probe_while_open, name=f"{self.name} probe", daemon=True
+            )
+            self._prober.start()
+
+    # -- background probing (the prober thread) ---------------------------------------
+
+    def _probe_while_open(self) -> None:
+        while True:
+            self._wake.wait(self.probe_interval)  # the prober's cadence, on real time
+            with self._lock:
+                if self._state != OPEN:
+                    self._prober = None
+                    return
+            if self.probe_now():
+                return
+
+    def probe_now(self) -> bool:
+        """One probe of an open circuit: closes it when the dependency answers. True when
+        the circuit is closed afterwards."""
+        with self._lock:
+            if self._state != OPEN:
+                return True
+        assert self.probe is not None
+        try:
+            self.probe()
+        except Exception as exc:  # any failure: still down (the probe is the caller's)
+            log.debug("circuit %s: probe failed: %s", self.name, exc)
+            return False
+        with self._lock:
+            if self._state != OPEN:
+                return True
+            self._failures = 0
+            self._transition(CLOSED)
+        for listener in self._on_close:
+            listener()
+        return True
 
     def _transition(self, new_state: str) -> None:
         if new_state != self._state:

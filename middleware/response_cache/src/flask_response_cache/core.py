@@ -16,7 +16,12 @@ Contract:
    journal and a shared store the call also waits out one lease period, so every
    process has re-read the journal (and stopped trusting the store until the
    entry is applied) before the write is acknowledged: no read that starts after
-   an acknowledged write can see data from before it, whatever Redis did.
+   an acknowledged write can see data from before it, whatever Redis did. The
+   wait is skipped only when the store is known down (its circuit is open) and
+   refuses connections right now (``storage.refuses_connections()``: no server
+   is running, so no process can read the old entry without a new connection,
+   and a new connection ends its lease). A hung store (it accepts but does not
+   answer) still costs the write one lease.
 3. **Single-flight.** Of concurrent misses on one name, across processes, one
    gets ``fill`` (it holds a lock with a timeout and computes); the others
    wait briefly for its result, or get the stale record at once when the
@@ -362,8 +367,18 @@ class CacheCore:
             return True
         self.distrust()
         if self.storage.shared and self.journal.durable:
-            self.sleep(self.trust_lease)
+            self._wait_out_leases()
         return False
+
+    def _wait_out_leases(self) -> None:
+        """Return once no process may still trust a store that lacks the entry (rule 2)."""
+        started = self.monotonic()
+        known_down = getattr(self.storage, "known_down", None)
+        refuses = getattr(self.storage, "refuses_connections", None)
+        if known_down is not None and refuses is not None and known_down() and refuses():
+            return  # nobody reads the old entry: reaching it takes a new connection
+        # The check's own time (a hung server's timeout) counts toward the lease.
+        self.sleep(max(0.0, self.trust_lease - (self.monotonic() - started)))
 
     def apply(self, tags: Sequence[str], seq: int = 0) -> bool:
         """Apply one invalidation to the store now, unjournaled (``invalidate`` journals

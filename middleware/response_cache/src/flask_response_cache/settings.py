@@ -19,7 +19,8 @@ key                                     default          meaning
 ``RESPONSE_CACHE_REDIS_MAX_CONNECTIONS`` ``32``          connections per process
 ``RESPONSE_CACHE_BREAKER_FAILURES``     ``3``            consecutive errors that open the
                                                          circuit (a timeout opens it at once)
-``RESPONSE_CACHE_BREAKER_RESET``        ``5.0``          seconds before the first probe
+``RESPONSE_CACHE_BREAKER_PROBE_INTERVAL`` ``0.25``     seconds between the background probes
+                                                         (a 1 s SET) while the circuit is open
 ``RESPONSE_CACHE_NAMESPACE``            ``"rc"``         key namespace (``{rc}:...``)
 ``RESPONSE_CACHE_DEFAULT_TTL``          ``60``           seconds, for declarations without one
 ``RESPONSE_CACHE_MAX_BODY_BYTES``       ``1048576``      larger bodies are never stored
@@ -71,7 +72,7 @@ STORAGE = "RESPONSE_CACHE_STORAGE"
 REDIS_TIMEOUT = "RESPONSE_CACHE_REDIS_TIMEOUT"
 REDIS_MAX_CONNECTIONS = "RESPONSE_CACHE_REDIS_MAX_CONNECTIONS"
 BREAKER_FAILURES = "RESPONSE_CACHE_BREAKER_FAILURES"
-BREAKER_RESET = "RESPONSE_CACHE_BREAKER_RESET"
+BREAKER_PROBE_INTERVAL = "RESPONSE_CACHE_BREAKER_PROBE_INTERVAL"
 NAMESPACE = "RESPONSE_CACHE_NAMESPACE"
 DEFAULT_TTL = "RESPONSE_CACHE_DEFAULT_TTL"
 MAX_BODY_BYTES = "RESPONSE_CACHE_MAX_BODY_BYTES"
@@ -90,7 +91,7 @@ DEFAULTS: dict[str, Any] = {
     REDIS_TIMEOUT: 0.25,
     REDIS_MAX_CONNECTIONS: 32,
     BREAKER_FAILURES: 3,
-    BREAKER_RESET: 5.0,
+    BREAKER_PROBE_INTERVAL: 0.25,
     NAMESPACE: "rc",
     DEFAULT_TTL: 60,
     MAX_BODY_BYTES: 1024 * 1024,
@@ -128,7 +129,7 @@ class Settings:
     redis_timeout: float
     redis_max_connections: int
     breaker_failures: int
-    breaker_reset: float
+    breaker_probe_interval: float
     namespace: str
     default_ttl: float
     max_body_bytes: int
@@ -250,7 +251,7 @@ def load_settings(config: dict[str, Any]) -> Settings:
         redis_timeout=float(_number(config, REDIS_TIMEOUT, 0.001)),
         redis_max_connections=_number(config, REDIS_MAX_CONNECTIONS, 1, integer=True),
         breaker_failures=_number(config, BREAKER_FAILURES, 1, integer=True),
-        breaker_reset=float(_number(config, BREAKER_RESET, 0.01)),
+        breaker_probe_interval=float(_number(config, BREAKER_PROBE_INTERVAL, 0.01)),
         namespace=str(config[NAMESPACE]),
         default_ttl=_number(config, DEFAULT_TTL, 1),
         max_body_bytes=_number(config, MAX_BODY_BYTES, 0, integer=True),

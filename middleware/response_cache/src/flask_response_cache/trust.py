@@ -59,6 +59,9 @@ class TrustLease:
         self._seen_connections = -1
         self._replayed: dict[int, float] = {}  # per-process stores: journal ids applied
         self._replay_cursor = -1  # -1: never renewed
+        on_recovery = getattr(storage, "on_recovery", None)
+        if on_recovery is not None:
+            on_recovery(self._recovered)
         self._renewed_at = float("-inf")
         self._flushes = 0  # local stores dropped for falling behind the journal
 
@@ -83,6 +86,10 @@ class TrustLease:
     def end(self) -> None:
         """Drop the lease: the next operation re-verifies."""
         self._lease_until = float("-inf")
+
+    def _recovered(self) -> None:
+        """The store answers again: renew at the next operation, not after the backoff."""
+        self._retry_renewal_at = float("-inf")
 
     def _renew(self) -> str | None:
         with self._lock:

@@ -43,10 +43,13 @@ T = TypeVar("T")
 
 
 class Breaker(Protocol):
+    @property
+    def is_open(self) -> bool: ...
     def allow(self) -> bool: ...
     def record_success(self) -> None: ...
     def record_failure(self) -> None: ...
     def trip(self) -> None: ...
+    def on_close(self, listener: Callable[[], None]) -> None: ...
 
 
 _RUN_ID = re.compile(rb"run_id:([0-9a-fA-F]+)")
@@ -160,6 +163,35 @@ class RedisStorage:
     def connection_generation(self) -> int:
         return self._generation
 
+    def known_down(self) -> bool:
+        """Whether this process already knows the server is unreachable (circuit open)."""
+        return self.breaker is not None and self.breaker.is_open
+
+    def refuses_connections(self) -> bool:
+        """Whether the server refuses connections now, asked past the circuit (one PING).
+
+        True only for a standalone or Sentinel client whose PING was refused: no server
+        is listening, so every process's next read needs a new connection, and a new
+        connection ends its trust lease. A timeout, an answer or a cluster (another
+        node may serve the key) is False.
+        """
+        if self._pool is None:
+            return False
+        try:
+            self.client.ping()
+        except redis.TimeoutError:
+            return False
+        except redis.ConnectionError:
+            return True
+        except redis.RedisError:
+            return False
+        return False
+
+    def on_recovery(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` when the server answers again after an outage."""
+        if self.breaker is not None:
+            self.breaker.on_close(listener)
+
     # -- the error funnel ---------------------------------------------------
 
     def _run(self, operation: Callable[[], T]) -> T:
@@ -168,8 +200,8 @@ class RedisStorage:
             raise StorageUnavailable("circuit open")
         try:
             result = operation()
-        except redis.TimeoutError as exc:
-            # A hung server: one timeout is evidence enough, stop waiting.
+        except (redis.TimeoutError, redis.ConnectionError) as exc:
+            # A hung or gone server: one timeout (or refusal) is evidence enough.
             if breaker is not None:
                 breaker.trip()
             raise StorageUnavailable(str(exc)) from exc
