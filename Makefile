@@ -94,10 +94,12 @@ fmt: $(VENV)/.installed-dev ## apply ruff's fixes and formatting
 RELIABILITY_JSON ?= test-artifacts/reliability.json
 RELIABILITY_SUITES = tests/faults tests/attacks tests/fuzz \
 	tests/response_cache/test_poisoning.py tests/response_cache/test_scopes.py \
-	tests/response_cache/test_keys.py tests/response_cache/test_failure.py \
+	middleware/response_cache/tests/test_keys.py tests/response_cache/test_failure.py \
 	tests/response_cache/test_rate_limit_hits.py tests/response_cache/test_toggles.py \
 	tests/response_cache/test_stampede.py tests/test_rate_limits.py tests/test_client_address.py \
-	tests/test_sessions.py tests/test_sessions_redis_down.py tests/test_csrf.py \
+	tests/test_sessions.py tests/test_sessions_redis_down.py tests/test_sessions_survive_redis.py \
+	middleware/response_cache/tests/test_redis_outage.py \
+	middleware/response_cache/tests/test_write_during_outage.py tests/test_csrf.py \
 	tests/blueprints/test_errors.py tests/cache_core/test_trust_and_invalidation.py \
 	tests/cache_core/test_posts_invalidation.py tests/cache_core/test_stateful_freshness.py
 

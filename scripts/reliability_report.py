@@ -32,7 +32,7 @@ COLLECTED = {
     "tests/response_cache/test_poisoning.py": "32-36: unkeyed headers, fat GET, cloaking, "
     "deception, errors never stored",
     "tests/response_cache/test_scopes.py": "39: per-user entries, logout",
-    "tests/response_cache/test_keys.py": "28, 31, 35: key normalisation and injection",
+    "middleware/response_cache/tests/test_keys.py": "28, 31, 35: key normalisation and injection",
     "tests/response_cache/test_failure.py": "2-3: Redis killed/hung in-process",
     "tests/response_cache/test_rate_limit_hits.py": "42: cache hits are rate-limited",
     "tests/response_cache/test_toggles.py": "43: runtime toggles",
@@ -40,7 +40,11 @@ COLLECTED = {
     "tests/test_rate_limits.py": "8-10, 49: limits during outages, per-account throttle",
     "tests/test_client_address.py": "50-51: X-Forwarded-For, IPv6 /64",
     "tests/test_sessions.py": "44-47: fixation, logout, timeouts, garbage cookies",
-    "tests/test_sessions_redis_down.py": "4-7, 15: sessions while Redis is down",
+    "tests/test_sessions_redis_down.py": "4-7, 15: Redis-only sessions while Redis is down",
+    "tests/test_sessions_survive_redis.py": "4-7, 15: default sessions ride out an outage",
+    "middleware/response_cache/tests/test_redis_outage.py": "2-3: the package alone, Redis out",
+    "middleware/response_cache/tests/test_write_during_outage.py": "18-19: a write's lease "
+    "wait, dead vs hung Redis",
     "tests/test_csrf.py": "52: CSRF",
     "tests/blueprints/test_errors.py": "23-27: malformed input, 405/413/415",
     "tests/cache_core/test_trust_and_invalidation.py": "16, 18, 54: restarts, lost "
