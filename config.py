@@ -64,6 +64,10 @@ TRUSTED_HOSTS        unset (any host)                     comma-separated host n
 MAX_CONTENT_LENGTH   ``1048576``                          largest accepted request body, bytes
 METRICS_TOKEN        unset (admin session only)           bearer token that may read ``/metrics``
                                                           (16+ characters); admin sessions may too
+ACCESS_LOG           ``buffered``                         the JSON access log on stderr:
+                                                          ``buffered`` (written at 64 KiB, when its
+                                                          oldest line is 1 s old, and at exit),
+                                                          ``line`` (a write per request) or ``off``
 SERVER_TIMING        ``false``                            add ``Server-Timing: app;dur=<ms>`` (time
                                                           to ``start_response`` in the outermost
                                                           WSGI layer) to every response; off by
@@ -277,6 +281,16 @@ def _sessions(env: Mapping[str, str], production: bool) -> dict[str, Any]:
     }
 
 
+ACCESS_LOG_MODES = ("buffered", "line", "off")
+
+
+def _access_log(env: Mapping[str, str]) -> str:
+    mode = env.get("ACCESS_LOG", "").strip().lower() or "buffered"
+    if mode not in ACCESS_LOG_MODES:
+        raise ConfigError(f"ACCESS_LOG must be buffered, line or off, got {mode!r}")
+    return mode
+
+
 def _http(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
@@ -285,6 +299,7 @@ def _http(env: Mapping[str, str]) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1),
         # /metrics: Prometheus sends "Authorization: Bearer <METRICS_TOKEN>".
         "METRICS_TOKEN": _token(env, "METRICS_TOKEN"),
+        "ACCESS_LOG": _access_log(env),
         # W3C Server-Timing on every response (observability/middleware.py); opt-in.
         "SERVER_TIMING": _bool(env, "SERVER_TIMING", False),
         # flask-smorest / OpenAPI

@@ -10,7 +10,8 @@ Contract (read by ``gunicorn -c gunicorn.conf.py wsgi:app``; names are gunicorn 
 - ``GUNICORN_ACCESS_LOG``: gunicorn's own access log, ``-`` (stdout) or a file; default off
   (the app logs every request as JSON).
 - ``PROMETHEUS_MULTIPROC_DIR``: unset by default; when set, stale ``*.db`` metric files are removed
-  at start-up and exited workers are marked dead (prometheus-client multiprocess mode).
+  at start-up and exited workers are marked dead (prometheus-client multiprocess mode). Set but
+  blank counts as unset (it is removed from the environment the workers inherit).
 
 Invalid values fail at start-up with the variable's name, never halfway through serving.
 """
@@ -83,6 +84,12 @@ forwarder_headers = ""
 
 # prometheus-client multiprocess mode (ecosystem check, item 9). Inert unless the variable is set.
 _PROMETHEUS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+if not _PROMETHEUS_DIR:
+    # prometheus-client switches to multiprocess mode when the variable merely exists, and an
+    # empty one means "the current directory": `PROMETHEUS_MULTIPROC_DIR= make run` (the
+    # documented opt-out) would litter it with .db files. Blank means unset; the workers,
+    # forked from this process, inherit the cleaned environment.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 def on_starting(server: Any) -> None:
@@ -97,6 +104,13 @@ def on_starting(server: Any) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """In the exiting worker: write out the access lines it still buffers."""
+    from observability.request_log import flush_access_log
+
+    flush_access_log()
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -5,6 +5,9 @@ Contract:
   False when it cannot (the load generator then falls back to ``load._run_python``).
 - ``ensure_python_requirements(python)``: ``bench/requirements.txt`` in the project venv
   (pip, only when an import is missing), never in ``requirements.txt``.
+- ``ensure_make_run(root)``: ``make install`` once, before the app targets start: each of them
+  is ``make run``, whose install step would otherwise run in every one at once when its stamp
+  is stale (concurrent pip runs break each other); False when it fails.
 - ``ensure_node_modules(dir)``: ``npm ci`` (``npm install`` without a lock) when the Express
   peer's ``node_modules`` is missing or older than its lock file; False without node/npm.
 - ``Postgres``: a private database ``bench_<pid>`` on 127.0.0.1:5432 (user postgres, trust
@@ -53,6 +56,15 @@ def ensure_wrk() -> bool:
 def _imports_ok(python: Path) -> bool:
     code = "import flask_caching, matplotlib"
     return subprocess.run([str(python), "-c", code], capture_output=True).returncode == 0
+
+
+def ensure_make_run(root: Path) -> bool:
+    done = subprocess.run(
+        ["make", "--no-print-directory", "install"], cwd=root, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        print(f"make install failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
+    return done.returncode == 0
 
 
 def ensure_python_requirements(python: Path) -> bool:

@@ -84,9 +84,9 @@ def _latency_goal(results: dict[str, Any]) -> Goal:
     read by the sequential client; every answer must have been a HIT. Without one, the wrk
     client-side median is shown (an upper bound)."""
     text = "hit median <= 0.5 ms at the server (c=1)"
-    client = dig(results, "latency", "summary", "app", "p50_ms", "median")
+    client = dig(results, "latency", "summary", "app-timing", "p50_ms", "median")
     client_text = f"client (wrk) p50 {_fmt(client, ' ms', 3)}"
-    server = dig(results, "latency", "server_timing", "app")
+    server = dig(results, "latency", "server_timing", "app-timing")
     median = dig(server, "median_ms", "median")
     if server is not None and median is not None:
         p99 = dig(server, "p99_ms", "median")

@@ -2,7 +2,8 @@
 
 Contract of ``run_benchmark(plan, command)``:
 1. ends processes a crashed earlier run left (``peers.reap_stale``), installs what is missing
-   (wrk, ``bench/requirements.txt``, the Express peer's ``node_modules``);
+   (``make install`` for the ``make run`` targets, wrk, ``bench/requirements.txt``, the
+   Express peer's ``node_modules``);
 2. seeds ``bench/results/tmp/bench.db`` (and ``bench_<pid>`` on PostgreSQL when one answers and
    the plan wants it), writes the request files, starts a private redis-server on a free port;
 3. starts every target at once and runs the planned workloads in ``workloads.ORDER``; a
@@ -32,6 +33,7 @@ from bench.plan import Plan
 from bench.runner import Bench, Files
 from bench.workloads import (
     ORDER,
+    factors,
     hit,
     invalidation,
     memory,
@@ -49,6 +51,8 @@ TMP = RESULTS / "tmp"
 
 WORKLOADS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "hit": hit.run,
+    "hit-single": hit.run_single,
+    "factors": factors.run,
     "latency": hit.run_latency,
     "miss": miss.run,
     "stampede": stampede.run,
@@ -63,6 +67,8 @@ WORKLOADS: dict[str, Callable[[Bench], dict[str, Any]]] = {
 # The targets each workload drives: a run starts only those its workloads need.
 NEEDS: dict[str, tuple[str, ...]] = {
     "hit": (*hit.HIT_TARGETS, *hit.PROBE_TARGETS),
+    "hit-single": hit.HIT_TARGETS,
+    "factors": factors.TARGETS,
     "latency": hit.LATENCY_TARGETS,
     "miss": (*miss.MISS_TARGETS, *miss.LIST_TARGETS),
     "stampede": stampede.TARGETS,
@@ -166,6 +172,8 @@ def run_benchmark(plan: Plan, command: str) -> int:
     notes: list[str] = []
     if not environment.ensure_python_requirements(python):
         notes.append("bench/requirements.txt could not be installed: no Flask-Caching peer")
+    if not environment.ensure_make_run(ROOT):
+        notes.append("make install failed: the app targets (make run) may not start")
     if not environment.ensure_wrk():
         notes.append("wrk unavailable: the asyncio load generator was used instead")
     node_ok = environment.ensure_node_modules(ROOT / "bench" / "peers" / "express")
@@ -185,6 +193,8 @@ def run_benchmark(plan: Plan, command: str) -> int:
             hit=_write_lines(TMP / "hit.txt", hit_urls),
             lists=_write_lines(TMP / "lists.txt", dataset.list_urls()),
             miss=_write_lines(TMP / "miss.txt", dataset.miss_urls(published)),
+            # A post of the hit mix: every peer (the constant route too) can answer it.
+            single=_write_lines(TMP / "single.txt", [next(u for u in hit_urls if "?" not in u)]),
         )
         redis_server.start()
         assert redis_server.proc is not None

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 WORKLOADS = (
-    "hit", "latency", "miss", "stampede", "memory", "mixed", "invalidation", "sessions",
-    "redis-down",
+    "hit", "hit-single", "factors", "latency", "miss", "stampede", "memory", "mixed",
+    "invalidation", "sessions", "redis-down",
 )  # fmt: skip
 
 

@@ -100,6 +100,46 @@ def _hit_section(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _single_section(doc: dict[str, Any]) -> list[str]:
+    single = doc["results"].get("hit-single")
+    if not single or "summary" not in single:
+        return []
+    lines = [f"## Hit path, one URL (wrk -t1 -c16, `{single.get('url')}` only)", "",
+             "The figure a one-URL test reports; the table above (the URL mix) is what clients "
+             "see. Ratios as above.", ""]  # fmt: skip
+    checks = single.get("check_cells", single.get("hits_verified"))
+    lines += _load_table(
+        single["summary"], lambda t: SAME_LIMITER.get(t, _LIMITED), checks, HIT_COLUMNS
+    )
+    return [*lines, ""]
+
+
+def _factors_section(doc: dict[str, Any]) -> list[str]:
+    factors = dig(doc, "results", "factors", "factors")
+    if not factors:
+        return []
+    targets = doc.get("targets", {})
+    lines = [
+        "## What each setting costs a hit (`make run` and one-setting variants)",
+        "",
+        "Every row is started by `make run`; `app` is it as shipped, each other row changes "
+        "one setting. `÷ app` is the median of per-round req/s ratios (below 1.00: the "
+        "setting costs hits/s).",
+        "",
+        "| target | what differs | URL mix req/s | ÷ app | CPU µs/req | one URL req/s | ÷ app "
+        "| CPU µs/req |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in factors:
+        cells = [row["target"], targets.get(row["target"], "")]
+        for urls in ("mixed", "single"):
+            entry = row.get(urls) or {}
+            cells += [_num(entry.get("rps")), _num(entry.get("vs_app"), 2),
+                      _num(entry.get("server_cpu_us"))]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _simple_section(title: str, summary: dict[str, Any] | None, refs: tuple[str, ...]
                     ) -> list[str]:  # fmt: skip
     if not summary:
@@ -265,7 +305,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         )
     lines.append("")
     results = doc["results"]
-    lines += _hit_section(doc)
+    lines += _hit_section(doc) + _single_section(doc) + _factors_section(doc)
     lines += _simple_section(
         "Hit latency (wrk -t1 -c1)",
         dig(results, "latency", "summary"),

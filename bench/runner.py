@@ -66,6 +66,7 @@ class Files:
     hit: Path
     lists: Path
     miss: Path
+    single: Path  # one published post's URL (the hit-single workload)
 
 
 @dataclass

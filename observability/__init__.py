@@ -2,7 +2,8 @@
 
 ``init_observability(app)`` wires all of it:
 
-1. the ``access`` logger to stderr (``request_log``), one JSON line per request;
+1. the ``access`` logger to stderr (``request_log``), one JSON line per request, buffered
+   by default (``ACCESS_LOG``);
 2. per-app metrics (``metrics``), multiprocess-aware, with the response cache's own store and
    error counters when the app has the cache;
 3. ``RequestObserver`` (``middleware``) around ``app.wsgi_app``, feeding both, and stamping
@@ -26,7 +27,7 @@ __all__ = ["current_request_id", "init_observability", "set_cache_counter_source
 
 
 def init_observability(app: Flask) -> None:
-    configure_access_logger()
+    configure_access_logger(app.config.get("ACCESS_LOG", "buffered"))
     metrics = init_metrics(app)
     if "response_cache" in app.extensions:
         set_cache_counter_source(app, response_cache_counters)

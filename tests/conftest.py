@@ -104,6 +104,8 @@ def make_app(db_config: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
             "SECRET_KEY": "test-secret-key-0123456789",
             "PASSWORD_HASH_PARAMS": CHEAP_HASH,
             "REDIS_URL": redis.url if redis else None,
+            # One write per line, so capsys sees it at once (buffering: test_request_log.py).
+            "ACCESS_LOG": "line",
             # Generous limits; the rate-limit tests set their own.
             "RATELIMIT_API": "10000 per minute",
             "RATELIMIT_AUTH": "10000 per minute",

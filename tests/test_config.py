@@ -304,3 +304,13 @@ def test_session_lifetime_is_bounded():
 def test_the_fast_path_switch_comes_from_the_environment():
     assert load_config({})["RESPONSE_CACHE_FAST_PATH"] is True
     assert load_config({"RESPONSE_CACHE_FAST_PATH": "false"})["RESPONSE_CACHE_FAST_PATH"] is False
+
+
+@pytest.mark.parametrize(("raw", "mode"), [("", "buffered"), ("LINE", "line"), ("off", "off")])
+def test_access_log_mode(raw, mode):
+    assert load_config({"ACCESS_LOG": raw})["ACCESS_LOG"] == mode
+
+
+def test_an_unknown_access_log_mode_is_refused():
+    with pytest.raises(ConfigError, match="ACCESS_LOG"):
+        load_config({"ACCESS_LOG": "verbose"})

@@ -10,6 +10,7 @@ matter: loopback bind, no control socket, no trusted forwarding headers.
 from __future__ import annotations
 
 import ast
+import os
 import runpy
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,9 @@ def test_metric_hooks_do_nothing_without_a_multiproc_dir(
     namespace["child_exit"](server=None, worker=None)
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_blank_metrics_directory_is_no_metrics_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """prometheus-client would take an empty PROMETHEUS_MULTIPROC_DIR for the current directory."""
+    load(monkeypatch, PROMETHEUS_MULTIPROC_DIR="  ")
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ

@@ -1,12 +1,17 @@
 """Which processes a run starts: the app in its variants and the peers, one port each.
 
-Contract: ``build_specs(Context)`` returns a ``PeerSpec`` per target. Every Python target runs
-``gunicorn -c gunicorn.conf.py <module>:app`` from the repository root with the app's
-production settings (``APP_ENV=production``, ``WEB_CONCURRENCY=2``, sync workers), the bench's
-Redis and SQLite file, and rate limits high enough never to answer 429 while still counting
-every request. They all get ``SERVER_TIMING=true``: the app then stamps ``Server-Timing`` (the
-latency workload's server-side figure); the peers ignore it. The Express recipe runs as one
-``node server.js`` process.
+Contract: ``build_specs(Context)`` returns a ``PeerSpec`` per target.
+
+- Every ``app*`` target is started by ``make run`` itself (``MAKE_RUN``), so it runs exactly as
+  a user's does: ``gunicorn.conf.py``'s defaults (2 sync workers), the buffered JSON access
+  log, multiprocess Prometheus metrics, ``APP_ENV`` unset. The environment adds only what a
+  benchmark must: the bench's SQLite file and Redis, a port, rate limits high enough never to
+  answer 429 while still counting every request, and a metrics directory of its own (targets
+  must not share one). A variant adds one documented setting (``APP_VARIANTS``): the factors
+  workload measures each against ``app``; ``app-timing`` (``SERVER_TIMING=true``) is the
+  latency workload's. Settings of the invoking shell that ``make run`` would read are dropped.
+- The Flask peers run ``gunicorn -c gunicorn.conf.py <module>:app`` with the same worker
+  settings and limiter; the Express recipe runs as one ``node server.js`` process.
 """
 
 from __future__ import annotations
@@ -23,9 +28,16 @@ HIGH_LIMIT = "100000000 per minute"
 
 # name -> (description, shown in the report)
 TARGETS: dict[str, str] = {
-    "app": "this app: response cache on, rate limiter on (production config)",
-    "app-nolimit": "this app: response cache on, RATELIMIT_ENABLED=false",
-    "app-nocache": "this app: CACHE_ENABLED=false, rate limiter on",
+    "app": "this app as `make run` serves it (cache and limiter on), only the limits raised",
+    "app-nolimit": "`make run` with RATELIMIT_ENABLED=false",
+    "app-nocache": "`make run` with CACHE_ENABLED=false (rate limiter on)",
+    "app-timing": "`make run` with SERVER_TIMING=true (the latency workload's server figure)",
+    "app-log-line": "`make run` with ACCESS_LOG=line (a write per request)",
+    "app-log-off": "`make run` with ACCESS_LOG=off",
+    "app-metrics-local": "`make run` with PROMETHEUS_MULTIPROC_DIR= (per-worker metrics)",
+    "app-production": "`make run` with APP_ENV=production",
+    "app-old-bench": "the app as the benchmark ran it before issue 18: APP_ENV=production, "
+    "SERVER_TIMING=true, ACCESS_LOG=line, per-worker metrics",
     "flask-caching": "Flask-Caching 2.5.1 @cached(query_string=True) on Redis, same limiter",
     "flask-caching-nolimit": "Flask-Caching peer without the limiter",
     "flask-constant": "Flask route returning precomputed bytes (the framework's ceiling), limiter",
@@ -34,7 +46,7 @@ TARGETS: dict[str, str] = {
     "express-limiter": "the Express recipe with the tutorial's apiLimiter (rate-limit-redis)",
     "express-nocache": "Express recipe without its caches (better-sqlite3 only)",
     "express-nocache-limiter": "Express recipe without its caches, with its apiLimiter on Redis",
-    "app-nocache-pg": "this app, cache off, on PostgreSQL",
+    "app-nocache-pg": "`make run` with CACHE_ENABLED=false, on PostgreSQL",
 }
 
 
@@ -49,11 +61,68 @@ class Context:
     postgres_url: str | None = None
 
 
+HIGH_LIMITS = {
+    "RATELIMIT_API": HIGH_LIMIT,
+    "RATELIMIT_AUTH": HIGH_LIMIT,
+    "RATELIMIT_LOGIN_FAILURES": HIGH_LIMIT,
+}
+MAKE_RUN = ["make", "--no-print-directory", "run"]
+# What each app variant sets on top of `make run` (the factors workload's rows).
+APP_VARIANTS: dict[str, dict[str, str]] = {
+    "app": {},
+    "app-nolimit": {"RATELIMIT_ENABLED": "false"},
+    "app-nocache": {"CACHE_ENABLED": "false"},
+    "app-nocache-pg": {"CACHE_ENABLED": "false"},  # and DATABASE_URL: the bench's PostgreSQL
+    "app-timing": {"SERVER_TIMING": "true"},
+    "app-log-line": {"ACCESS_LOG": "line"},
+    "app-log-off": {"ACCESS_LOG": "off"},
+    "app-metrics-local": {"PROMETHEUS_MULTIPROC_DIR": ""},
+    "app-production": {"APP_ENV": "production"},
+    "app-old-bench": {
+        "APP_ENV": "production",
+        "SERVER_TIMING": "true",
+        "ACCESS_LOG": "line",
+        "PROMETHEUS_MULTIPROC_DIR": "",
+    },
+}
+# Settings of the invoking shell that would change what `make run` serves.
+_APP_SETTINGS = (
+    "APP_ENV", "SECRET_KEY", "DATABASE_URL", "PORT", "SERVER_TIMING", "ACCESS_LOG",
+    "WEB_CONCURRENCY", "GUNICORN_", "CACHE_", "RESPONSE_CACHE_", "RATELIMIT_", "SESSION_",
+    "REDIS_", "METRICS_TOKEN", "TRUSTED_", "MAX_CONTENT_LENGTH",
+)  # fmt: skip
+
+
 def _base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BIND", "PROMETHEUS"))}
     for key in ("REDIS_HOST", "REDIS_PASSWORD", "REDIS_TLS", "TRUSTED_PROXIES", "FLASK_APP"):
         env.pop(key, None)
     return env
+
+
+def make_run_env(
+    ctx: Context, name: str, port: int, database_url: str | None = None
+) -> dict[str, str]:
+    """``make run``'s environment for app target ``name``: only what a benchmark must add."""
+    env = {k: v for k, v in _base_env().items() if not k.startswith(_APP_SETTINGS)}
+    env.update(
+        DATABASE_URL=database_url or f"sqlite:///{ctx.sqlite_path}",
+        REDIS_URL=f"redis://127.0.0.1:{ctx.redis_port}/0",
+        PORT=str(port),
+        PROMETHEUS_MULTIPROC_DIR=str(ctx.tmp / "prometheus" / name),
+        **HIGH_LIMITS,
+    )
+    variant = APP_VARIANTS[name]
+    if variant.get("APP_ENV") == "production":
+        env["SECRET_KEY"] = "bench-" + secrets.token_hex(16)  # production refuses to start without
+    env.update(variant)
+    return env
+
+
+def _make_run(ctx: Context, name: str, cache: str, database_url: str | None = None) -> PeerSpec:
+    port = _port()
+    env = make_run_env(ctx, name, port, database_url)
+    return PeerSpec(name, TARGETS[name], MAKE_RUN, env, port, cache, ctx.root)
 
 
 def _python_env(ctx: Context, port: int, **extra: str) -> dict[str, str]:
@@ -66,10 +135,7 @@ def _python_env(ctx: Context, port: int, **extra: str) -> dict[str, str]:
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "GUNICORN_WORKER_CLASS": "sync",
-        "RATELIMIT_API": HIGH_LIMIT,
-        "RATELIMIT_AUTH": HIGH_LIMIT,
-        "RATELIMIT_LOGIN_FAILURES": HIGH_LIMIT,
-        "SERVER_TIMING": "true",
+        **HIGH_LIMITS,
         **extra,
     }
 
@@ -118,9 +184,11 @@ def build_specs(ctx: Context) -> list[PeerSpec]:
     constant = "bench.peers.constant_app"
     urls = str(ctx.urls_file)
     specs = [
-        _gunicorn(ctx, "app", "wsgi", "x-cache", CACHE_ENABLED=on, RATELIMIT_ENABLED=on),
-        _gunicorn(ctx, "app-nolimit", "wsgi", "x-cache", CACHE_ENABLED=on, RATELIMIT_ENABLED=off),
-        _gunicorn(ctx, "app-nocache", "wsgi", "none", CACHE_ENABLED=off, RATELIMIT_ENABLED=on),
+        *(
+            _make_run(ctx, name, "none" if name == "app-nocache" else "x-cache")
+            for name in APP_VARIANTS
+            if name != "app-nocache-pg"
+        ),
         _gunicorn(ctx, "flask-caching", caching, "flask-caching", PEER_RATELIMIT=on),
         _gunicorn(ctx, "flask-caching-nolimit", caching, "flask-caching", PEER_RATELIMIT=off),
         _gunicorn(ctx, "flask-constant", constant, "none", PEER_RATELIMIT=on, BENCH_URLS=urls),
@@ -133,15 +201,5 @@ def build_specs(ctx: Context) -> list[PeerSpec]:
         _express(ctx, "express-nocache-limiter", cache_on=False, limiter=True),
     ]
     if ctx.postgres_url:
-        specs.append(
-            _gunicorn(
-                ctx,
-                "app-nocache-pg",
-                "wsgi",
-                "none",
-                CACHE_ENABLED=off,
-                RATELIMIT_ENABLED=on,
-                DATABASE_URL=ctx.postgres_url,
-            )
-        )
+        specs.append(_make_run(ctx, "app-nocache-pg", "none", ctx.postgres_url))
     return specs

@@ -1,7 +1,10 @@
 """Hit path (c=16) and hit latency (c=1): warm caches, the hit URL mix, every target.
 
-Contract of ``run(bench)`` (hit) and ``run_latency(bench)`` (latency):
-- URL mix: ``dataset.hit_urls`` (50 list pages, 200 posts, shuffled), rotated by wrk.
+Contract of ``run(bench)`` (hit), ``run_single(bench)`` (hit-single) and
+``run_latency(bench)`` (latency):
+- URL mix: ``dataset.hit_urls`` (50 list pages, 200 posts, shuffled), rotated by wrk, like
+  real clients; ``hit-single`` drives one cached post (``files.single``) instead, the
+  figure a one-URL test reports.
 - Before the warm-up every cache peer is asked for the first URL (expected MISS); before and
   after every measured run the first and last URLs must answer HIT (``checks`` in each record;
   ``hits_verified`` summarises). A target without a cache header is reported as "no HITs".
@@ -10,7 +13,8 @@ Contract of ``run(bench)`` (hit) and ``run_latency(bench)`` (latency):
   client (``bench.server_timing.sample``, still c=1, bounded by the plan's
   ``server_timing_requests`` / ``server_timing_seconds``) walks the same URL mix and reads each
   HIT's ``Server-Timing`` (the Python targets run with ``SERVER_TIMING=true``; only this app
-  sends it). Per round: median, p90, p99 (``checks["server_timing"]`` of the record); over
+  sends it; ``app-timing`` is ``make run`` with ``SERVER_TIMING=true``, the only app target
+  that sets it). Per round: median, p90, p99 (``checks["server_timing"]`` of the record); over
   rounds: ``server_timing[target]`` (None for targets that send none). The goal is judged on
   the server-side median; wrk's client-side p50 stays in ``summary``.
 """
@@ -29,35 +33,42 @@ HIT_TARGETS = (
     "app-nolimit", "flask-caching-nolimit", "flask-constant-nolimit", "express",
 )  # fmt: skip
 COLD_CHECK = ("app", "flask-caching", "express")
-LATENCY_TARGETS = ("app", "flask-caching", "flask-constant", "express-limiter", "express")
+LATENCY_TARGETS = ("app-timing", "flask-caching", "flask-constant", "express-limiter", "express")
 PROBE_TARGETS = ("app-nocache", "app", "flask-caching", "flask-constant", "express",
                  "express-nocache")  # fmt: skip
 
 
-def _edges(bench: Bench) -> list[str]:
+def _edges(bench: Bench, single: bool = False) -> list[str]:
+    if single:
+        return bench.files.single.read_text().split()[:1]
     return [bench.hit_urls[0], bench.hit_urls[-1]]
 
 
-def _warmup(bench: Bench, seconds: float) -> Any:
+def _warmup(bench: Bench, seconds: float, single: bool = False) -> Any:
     def warm(target: str) -> None:
         if bench.plan.quick and bench.peers[target].spec.cache == "none":
             return  # quick runs warm only what must be filled: the caches
-        run_load(LoadSpec(bench.peers[target].port, bench.files.hit, seconds))
+        urls = bench.files.single if single else bench.files.hit
+        run_load(LoadSpec(bench.peers[target].port, urls, seconds))
 
     return warm
 
 
-def _runner(bench: Bench, duration: float, connections: int, timed: bool = False) -> Any:
+def _runner(
+    bench: Bench, duration: float, connections: int, timed: bool = False, single: bool = False
+) -> Any:
+    urls = bench.files.single if single else bench.files.hit
+
     def run(target: str, round_no: int) -> RunRecord | None:
         peer = bench.peers[target]
         if not bench.peers.ready(target):
             return None
         caching = peer.spec.cache != "none"
-        before = cache_states(bench, target, _edges(bench)) if caching else []
-        spec = LoadSpec(peer.port, bench.files.hit, duration, connections)
+        before = cache_states(bench, target, _edges(bench, single)) if caching else []
+        spec = LoadSpec(peer.port, urls, duration, connections)
         record = bench.measure(target, spec, round_no)
         if caching:
-            after = cache_states(bench, target, _edges(bench))
+            after = cache_states(bench, target, _edges(bench, single))
             record.checks = {"before": before, "after": after,
                              "hits": all_hits(before) and all_hits(after)}  # fmt: skip
         line = (
@@ -135,6 +146,32 @@ def run(bench: Bench) -> dict[str, Any]:
         "hits_verified": verdicts,
         "check_cells": _check_cells(verdicts, summary),
         "correctness_probe": probe_result,
+        "summary": summary,
+        "runs": records(table),
+    }
+
+
+def run_single(bench: Bench) -> dict[str, Any]:
+    """The hit path on one cached post (every target, same rounds as ``run``)."""
+    targets = bench.available(HIT_TARGETS)
+    plan = bench.plan
+    print(f"  hit path, one URL: {len(targets)} targets x {plan.rounds} rounds")
+    table = interleaved(
+        targets,
+        plan.rounds,
+        _runner(bench, plan.duration, 16, single=True),
+        _warmup(bench, min(plan.warmup, 1.0), single=True),
+    )
+    verdicts = _verified(table)
+    for target, verdict in verdicts.items():
+        if verdict != "all HIT":
+            bench.note(f"hit path (one URL), {target}: {verdict}")
+    summary = summarise(table, targets)
+    return {
+        "connections": 16,
+        "url": _edges(bench, single=True)[0],
+        "hits_verified": verdicts,
+        "check_cells": _check_cells(verdicts, summary),
         "summary": summary,
         "runs": records(table),
     }

@@ -84,8 +84,8 @@ def _latency(server: dict[str, Any] | None, client_p50: float = 0.557) -> dict[s
     }  # fmt: skip
     return {
         "latency": {
-            "summary": {"app": summary_entry, "flask-constant": summary_entry},
-            "server_timing": {"app": server, "flask-constant": None},
+            "summary": {"app-timing": summary_entry, "flask-constant": summary_entry},
+            "server_timing": {"app-timing": server, "flask-constant": None},
             "server_timing_bounds": {"requests": 2000, "seconds": 4.0},
         }
     }
@@ -144,6 +144,6 @@ def test_the_report_shows_the_server_side_table_beside_wrk():
     text = report.render_markdown(doc)
     assert "## Hit latency at the server (`Server-Timing`, c=1)" in text
     assert "at most 2,000 requests or 4 s" in text
-    assert "| app | 2,000 | 0 | 0.183 | 0.410 | 1.300 | 0.557 |" in text
+    assert "| app-timing | 2,000 | 0 | 0.183 | 0.410 | 1.300 | 0.557 |" in text
     assert "| flask-constant | no `Server-Timing` | | | | | 0.557 |" in text
     assert f"| latency | {GOAL} | 0.183 ms at the server" in text

@@ -2,12 +2,15 @@
 
 Contract: with ``PROMETHEUS_MULTIPROC_DIR`` set, every scrape, whichever worker answers it,
 reports the requests of all workers (prometheus-client multiprocess mode); every request writes
-one JSON access line to the server's stderr, with the id the client sent.
+one JSON access line to the server's stderr, with the id the client sent: buffered by default
+(``ACCESS_LOG=buffered``), so an idle worker's lines are there within 1.5 s, and a worker that
+exits writes out what it holds.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 
 import pytest
@@ -40,6 +43,19 @@ def server(tmp_path, redis_server):
     gunicorn.stop()
 
 
+def logged_by(server: GunicornServer, prefix: str, within: float) -> list[dict]:
+    """The access lines whose request id starts with ``prefix``, once every one is written."""
+    deadline = time.monotonic() + within
+    while True:
+        lines = [
+            json.loads(line) for line in server.log_tail(10**7).splitlines() if line.startswith("{")
+        ]
+        ours = [line for line in lines if str(line.get("request_id", "")).startswith(prefix)]
+        if len(ours) >= REQUESTS or time.monotonic() > deadline:
+            return ours
+        time.sleep(0.05)  # polling a file another process writes, not standing in for a clock
+
+
 def test_every_scrape_sees_every_workers_requests(server):
     for i in range(REQUESTS):
         status, _, _ = _get(f"{server.base_url}/api/v1/posts?page=1", {"X-Request-ID": f"mp-{i}"})
@@ -55,10 +71,17 @@ def test_every_scrape_sees_every_workers_requests(server):
         )
         assert total == REQUESTS, text
 
-    lines = [
-        json.loads(line) for line in server.log_tail(10**7).splitlines() if line.startswith("{")
-    ]
-    ours = [line for line in lines if str(line.get("request_id", "")).startswith("mp-")]
+    ours = logged_by(server, "mp-", within=3.0)
     assert sorted(line["request_id"] for line in ours) == sorted(f"mp-{i}" for i in range(REQUESTS))
     assert {line["route"] for line in ours} == {"/api/v1/posts"}
     assert all(line["status"] == 200 for line in ours)
+
+
+def test_a_stopping_worker_writes_out_the_lines_it_buffers(server):
+    for i in range(REQUESTS):
+        _get(f"{server.base_url}/api/v1/posts?page=1", {"X-Request-ID": f"stop-{i}"})
+    server.stop()  # SIGTERM at once: well inside the 1 s a buffered line may wait
+    ours = logged_by(server, "stop-", within=0.0)
+    assert sorted(line["request_id"] for line in ours) == sorted(
+        f"stop-{i}" for i in range(REQUESTS)
+    )

@@ -13,7 +13,13 @@ import re
 
 import pytest
 
-from observability.request_log import ACCESS_LOGGER, request_id_from
+from observability.request_log import (
+    ACCESS_LOGGER,
+    BufferedStderrHandler,
+    configure_access_logger,
+    request_id_from,
+)
+from tests.support.fake_clock import FakeClock
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 LIST = "posts.list_posts"
@@ -143,3 +149,58 @@ def test_a_response_answered_below_flask_is_observed_like_any_other(app, access_
     line = access_lines[-1]
     assert (line["route"], line["endpoint"], line["cache"]) == ("/api/v1/posts", LIST, "HIT")
     assert line["request_id"] == "this-one"
+
+
+def record(message: str) -> logging.LogRecord:
+    return logging.LogRecord(ACCESS_LOGGER, logging.INFO, "", 0, message, (), None)
+
+
+def test_buffered_lines_wait_for_the_age_limit_then_go_in_one_write(capsys):
+    clock = FakeClock(100.0)
+    handler = BufferedStderrHandler(clock=clock, max_bytes=10**6, max_age=1.0)
+    handler.handle(record("a"))
+    clock.advance(0.5)
+    handler.handle(record("b"))
+    handler.flush_if_due()
+    assert capsys.readouterr().err == ""  # the oldest line is 0.5 s old
+    clock.advance(0.5)
+    handler.flush_if_due()  # what the flusher thread does for an idle worker
+    assert capsys.readouterr().err == "a\nb\n"
+    handler.handle(record("c"))
+    clock.advance(1.0)
+    handler.handle(record("d"))  # a busy worker flushes on the line that finds the batch due
+    assert capsys.readouterr().err == "c\nd\n"
+
+
+def test_buffered_lines_go_at_the_size_limit_and_on_flush(capsys):
+    handler = BufferedStderrHandler(clock=FakeClock(), max_bytes=8, max_age=60.0)
+    handler.handle(record("123"))
+    assert capsys.readouterr().err == ""
+    handler.handle(record("4567"))  # 4 + 5 bytes waiting: over 8
+    assert capsys.readouterr().err == "123\n4567\n"
+    handler.handle(record("x"))
+    handler.flush()  # exit: nothing is kept back
+    assert capsys.readouterr().err == "x\n"
+
+
+def ours_on(logger: logging.Logger) -> list[logging.Handler]:
+    return [h for h in logger.handlers if type(h).__module__ == "observability.request_log"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "kind"), [("buffered", BufferedStderrHandler), ("line", logging.StreamHandler)]
+)
+def test_the_mode_picks_one_handler_and_off_logs_nothing(mode, kind):
+    logger = logging.getLogger(ACCESS_LOGGER)
+    try:
+        configure_access_logger(mode)
+        configure_access_logger(mode)
+        ours = [h for h in logger.handlers if type(h).__module__ == "observability.request_log"]
+        assert len(ours) == 1 and isinstance(ours[0], kind)
+        configure_access_logger("off")
+        assert not logger.isEnabledFor(logging.INFO)
+        assert [
+            h for h in logger.handlers if type(h).__module__ == "observability.request_log"
+        ] == []
+    finally:
+        configure_access_logger("line")  # what the rest of the suite runs with
