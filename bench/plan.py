@@ -35,6 +35,8 @@ class Plan:
     invalidation_sizes: tuple[int, ...] = (0, 100_000, 1_000_000)
     invalidation_reps: int = 5
     stampede_clients: int = 200
+    factor_rounds: int = 2  # the factors workload: more rounds, its ratios are a few %
+    factor_duration: float = 2.0
     postgres: bool = True
     workloads: tuple[str, ...] = field(default=WORKLOADS)
 
@@ -64,5 +66,5 @@ def make_plan(
         quick=False, rounds=r, duration=d, warmup=2.0, latency_duration=max(2.0, d - 2),
         miss_duration=max(2.0, d - 1), mixed_rounds=3, mixed_duration=20.0,
         redis_down_duration=max(2.0, d - 1), invalidation_reps=5, postgres=True,
-        workloads=chosen,
+        factor_rounds=max(r, 5), factor_duration=max(2.0, d - 1), workloads=chosen,
     )  # fmt: skip

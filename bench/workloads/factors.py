@@ -44,14 +44,14 @@ def run(bench: Bench) -> dict[str, Any]:
     if "app" not in targets:
         return {"skipped": "the app (make run) did not start"}
     plan = bench.plan
-    print(f"  factors: {len(targets)} variants x {plan.rounds} rounds x 2 URL sets")
+    print(f"  factors: {len(targets)} variants x {plan.factor_rounds} rounds x 2 URL sets")
     summaries: dict[str, dict[str, Any]] = {}
     runs: list[dict[str, Any]] = []
     for urls, single in (("mixed", False), ("single", True)):
         table = interleaved(
             targets,
-            plan.rounds,
-            hit._runner(bench, plan.duration, 16, single=single),
+            plan.factor_rounds,
+            hit._runner(bench, plan.factor_duration, 16, single=single),
             hit._warmup(bench, min(plan.warmup, 1.0), single=single),
         )
         summaries[urls] = summarise(table, ["app"])
