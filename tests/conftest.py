@@ -7,6 +7,8 @@
 - ``redis_server`` is a fresh private redis-server per test (tests kill, hang
   and restart it); ``make_app`` builds an app bound to it or, without
   ``redis=...``, in embedded mode.
+- ``steady_heap``: modules that time requests served in this process use it
+  (``pytestmark``), so no collection of the whole suite's heap lands in a timed request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_response_cache import testing
 
 from app import create_app
 from extensions import db
@@ -84,6 +87,12 @@ def _reset_tables(app: Flask) -> None:
             with db.engine.begin() as conn:
                 conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
+
+
+@pytest.fixture
+def steady_heap() -> Iterator[None]:
+    with testing.steady_heap():
+        yield
 
 
 @pytest.fixture

@@ -14,6 +14,9 @@ from flask_response_cache.breaker import CLOSED, OPEN, CircuitBreaker
 from redis_link import CircuitOpenError, RedisLink, build_client, link_from_config
 from tests.support.fake_clock import FakeClock
 
+# Timed in-process requests: no collection of the suite's heap inside them.
+pytestmark = pytest.mark.usefixtures("steady_heap")
+
 TIMEOUT = 0.25
 
 

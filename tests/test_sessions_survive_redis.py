@@ -25,6 +25,9 @@ from models.types import utcnow
 from tests.conftest import PASSWORD
 from tests.support.fake_clock import FakeClock
 
+# Timed in-process requests: no collection of the suite's heap inside them.
+pytestmark = pytest.mark.usefixtures("steady_heap")
+
 POSTS = "/api/v1/posts"
 ME = "/api/v1/auth/me"
 LOGIN = "/api/v1/auth/login"

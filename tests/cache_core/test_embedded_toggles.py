@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from flask_response_cache.contrib.sqlalchemy import SqlToggleStore
 from flask_response_cache.ops import set_route
 from flask_response_cache.state import state_for
+
+# Timed in-process requests: no collection of the suite's heap inside them.
+pytestmark = pytest.mark.usefixtures("steady_heap")
 
 
 def _x_cache_within(app, seconds: float, wanted: str) -> float | None:

@@ -28,6 +28,9 @@ from werkzeug.test import TestResponse
 
 from config import ConfigError, load_config
 
+# Timed in-process requests: no collection of the suite's heap inside them.
+pytestmark = pytest.mark.usefixtures("steady_heap")
+
 LIST = "/api/v1/posts"
 VALUE = re.compile(r"app;dur=(\d+\.\d{3})")
 

@@ -4,6 +4,8 @@
 - ``clock``: a ``FakeClock`` every core here runs on (no test waits on the wall clock).
 - ``redis_server``: a private redis-server per test on a free loopback port (tests
   kill, pause and restart it); never the machine's shared Redis.
+- ``steady_heap``: in-process latency tests (``pytestmark``) time no collection of
+  the suite's heap.
 - ``memory_core``: a core on the in-process storage, driven by ``clock``.
 - ``standalone(**config)``: a bare Flask app with only the extension; add routes, then
   request.
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask_response_cache import CacheCore, MemoryStorage, ResponseCache
+from flask_response_cache import CacheCore, MemoryStorage, ResponseCache, testing
 from flask_response_cache.testing import FakeClock, RedisServer
 from frc_helpers import fake_time_core
 
@@ -51,3 +53,10 @@ def standalone(memory_core: CacheCore) -> Callable[..., Flask]:
         return app
 
     return build
+
+
+@pytest.fixture
+def steady_heap() -> Iterator[None]:
+    """For tests that time in-process requests: see ``flask_response_cache.testing``."""
+    with testing.steady_heap():
+        yield

@@ -18,6 +18,9 @@ from flask_response_cache import CircuitBreaker, Layout, RedisStorage, connect_r
 from flask_response_cache.contrib.sqlalchemy import SqlJournal, journal_table
 from frc_helpers import fake_time_core
 
+# Timed in-process requests: no collection of the suite's heap inside them.
+pytestmark = pytest.mark.usefixtures("steady_heap")
+
 LEASE = 0.5
 
 

@@ -12,18 +12,25 @@ Contract:
   ``$REDIS_SERVER_BINARY`` or ``redis-server`` on PATH.
 - ``FakeClock``: a clock tests move by hand (``advance``); hand it to ``CacheCore`` as
   ``clock``, ``monotonic`` and ``sleep`` and no test waits on the wall clock.
+- ``steady_heap()``: for a test that times requests served in its own process. Every
+  object alive when it starts is frozen (``gc.freeze``), so a full collection of what a
+  long test session has accumulated cannot land inside a timed request (a worker's
+  heap is a fraction of a test runner's); unfrozen on exit, so nothing is kept.
 
 Nothing here is imported by the extension itself.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,6 +148,16 @@ class RedisServer:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
             self.proc = None
+
+
+@contextmanager
+def steady_heap() -> Iterator[None]:
+    """Freeze the objects alive now for the block (see the module docstring)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class FakeClock:

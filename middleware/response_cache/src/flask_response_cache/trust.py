@@ -10,7 +10,8 @@ Contract (rule 1 of ``core.py``):
 - A new connection to the store ends the lease at once: the server behind it may be
   another one (a restart, a failover).
 - While the store or the journal is down, a renewal is retried at most once per
-  ``RENEWAL_BACKOFF`` seconds, so an outage costs no journal query per request.
+  ``RENEWAL_BACKOFF`` seconds, so an outage costs no journal query per request; while
+  the store's circuit is open a renewal queries nothing at all.
 - A per-process store (memory) has no shared ``seq``: each process replays the
   journal's recent entries into its own store instead (on its first renewal only the
   youngest, those that may still be committing: its store is empty). A process that
@@ -112,6 +113,10 @@ class TrustLease:
             return epoch
 
     def _renew_shared(self) -> str:
+        known_down = getattr(self.storage, "known_down", None)
+        if known_down is not None and known_down():
+            # The verify below would refuse at once: spare the journal (SQL) its query.
+            raise StorageUnavailable("circuit open")
         pending = self.journal.pending()
         epoch = self.storage.verify(self.journal.max_applied(), secrets.token_hex(4))
         applied = [
