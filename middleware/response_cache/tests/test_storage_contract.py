@@ -218,6 +218,34 @@ def test_redis_failures_surface_as_storage_unavailable(redis_server):
             operation()
 
 
+def test_every_script_runs_on_a_server_that_lost_its_scripts(redis_server):
+    """Scripts go out as raw EVALSHA: a restarted or failed-over server answers NOSCRIPT,
+    and the call loads the script and runs it instead of failing."""
+    storage = RedisStorage(build_client(redis_server.url, timeout=0.5), LAYOUT)
+    flush = redis_server.client().script_flush
+    flush()
+    epoch = storage.verify(0, "ep1")
+    flush()
+    assert storage.acquire(epoch, "n", "t", 1000) == (True, 0)
+    flush()
+    storage.release(epoch, "n", "t")
+    flush()
+    assert storage.claim(epoch, "n", "t2", 1000) == (True, 0, None)
+    flush()
+    assert storage.store(epoch, "n", b"v", 60_000, ["posts"], 0, release="t2") == OK
+    flush()
+    assert storage.invalidate(epoch, ["posts"], 0) == OK
+    assert storage.get(entry_key(epoch, "n")) is None
+
+
+def test_an_error_reply_to_a_script_is_storage_unavailable(redis_server):
+    storage = RedisStorage(build_client(redis_server.url, timeout=0.5), LAYOUT)
+    epoch = storage.verify(0, "ep1")
+    redis_server.client().lpush(LAYOUT.generation(epoch), "x")  # GET on a list: WRONGTYPE
+    with pytest.raises(StorageUnavailable):
+        storage.acquire(epoch, "n", "t", 1000)
+
+
 def test_null_storage_keeps_nothing_and_never_fails():
     storage = NullStorage(LAYOUT)
     epoch = storage.verify(0, "ep1")

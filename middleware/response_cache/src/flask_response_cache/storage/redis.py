@@ -276,6 +276,26 @@ class RedisStorage:
             return self._run(lambda: self._pipelined(wire))
         return self._run(lambda: _send_raw(pool, wire))
 
+    def _eval(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """The reply of script ``name``: a raw ``EVALSHA`` on the client's own pool (redis-py's
+        ``Script`` call costs as much again in Python: a list page's store carries two keys
+        per tag); a server that lost its scripts (NOSCRIPT: nothing ran) gets it through
+        ``Script``, which loads it. An error reply counts against the breaker like a raised
+        one (``_run``)."""
+        script = self._scripts[name]
+        pool = self._pool
+        if pool is None:
+            return self._run(lambda: script(keys=keys, args=args))
+        wire = [("EVALSHA", script.sha, len(keys), *keys, *args)]
+        reply = self._run(lambda: _send_raw(pool, wire))[0]
+        if isinstance(reply, redis.exceptions.NoScriptError):
+            return self._run(lambda: script(keys=keys, args=args))
+        if isinstance(reply, Exception):
+            if self.breaker is not None:
+                self.breaker.record_failure()
+            raise StorageUnavailable(str(reply)) from reply
+        return reply
+
     def _pipelined(self, wire: list[tuple[Any, ...]]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
         for command in wire:
@@ -285,9 +305,7 @@ class RedisStorage:
 
     def acquire(self, epoch: str, name: str, token: str, lock_ms: int) -> tuple[bool, int]:
         keys = [self.layout.lock(epoch, name), self.layout.generation(epoch)]
-        acquired, generation = self._run(
-            lambda: self._scripts["acquire"](keys=keys, args=[token, lock_ms])
-        )
+        acquired, generation = self._eval("acquire", keys, [token, lock_ms])
         return bool(acquired), int(generation)
 
     def claim(
@@ -295,13 +313,13 @@ class RedisStorage:
     ) -> tuple[bool, int, bytes | None]:
         layout = self.layout
         keys = [layout.lock(epoch, name), layout.generation(epoch), layout.entry(epoch, name)]
-        reply = self._run(lambda: self._scripts["claim"](keys=keys, args=[token, lock_ms]))
+        reply = self._eval("claim", keys, [token, lock_ms])
         entry = reply[2] if len(reply) > 2 else None  # Lua's false ends the array early
         return bool(reply[0]), int(reply[1]), entry or None
 
     def release(self, epoch: str, name: str, token: str) -> None:
         key = self.layout.lock(epoch, name)
-        self._run(lambda: self._scripts["release"](keys=[key], args=[token]))
+        self._eval("release", [key], [token])
 
     def _tag_keys(self, epoch: str, tags: Sequence[str]) -> list[str]:
         keys: list[str] = []
@@ -315,7 +333,7 @@ class RedisStorage:
         keys = [layout.epoch, layout.entry(epoch, name), layout.lock(epoch, name)]
         keys += self._tag_keys(epoch, tags)
         args = [epoch, snapshot, value, retention_ms, release]
-        return _text(self._run(lambda: self._scripts["store"](keys=keys, args=args)))
+        return _text(self._eval("store", keys, args))
 
     def invalidate(self, epoch: str, tags: Sequence[str], seq: int) -> str:
         keys = [
@@ -325,13 +343,11 @@ class RedisStorage:
             *self._tag_keys(epoch, tags),
         ]
         args = [epoch, seq, TAG_RETENTION_MS]
-        return _text(self._run(lambda: self._scripts["invalidate"](keys=keys, args=args)))
+        return _text(self._eval("invalidate", keys, args))
 
     def verify(self, max_applied: int, new_epoch: str) -> str:
         keys = [self.layout.epoch, self.layout.seq]
-        return _text(
-            self._run(lambda: self._scripts["verify"](keys=keys, args=[max_applied, new_epoch]))
-        )
+        return _text(self._eval("verify", keys, [max_applied, new_epoch]))
 
     def delete(self, keys: Sequence[str]) -> int:
         prefix = self.layout.prefix
