@@ -9,6 +9,9 @@ Contract (read by ``gunicorn -c gunicorn.conf.py wsgi:app``; names are gunicorn 
 - ``GUNICORN_THREADS``: ``threads`` per worker, used by ``gthread`` only; default ``1``.
 - ``GUNICORN_ACCESS_LOG``: gunicorn's own access log, ``-`` (stdout) or a file; default off
   (the app logs every request as JSON).
+- sync workers close a connection at once when the request left nothing unread
+  (``post_worker_init``): gunicorn 27 otherwise lingers after every response until the client
+  closes its side (up to 2 s), and a sync worker serves no one meanwhile.
 - ``PROMETHEUS_MULTIPROC_DIR``: unset by default; when set, stale ``*.db`` metric files are removed
   at start-up and exited workers are marked dead (prometheus-client multiprocess mode). Set but
   blank counts as unset (it is removed from the environment the workers inherit).
@@ -19,6 +22,8 @@ Invalid values fail at start-up with the variable's name, never halfway through 
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +127,39 @@ def child_exit(server: Any, worker: Any) -> None:
     except ImportError:  # metrics are optional; the app runs without prometheus-client
         return
     multiprocess.mark_process_dead(worker.pid)
+
+
+def _prompt_close(graceful: Callable[..., None]) -> Callable[..., None]:
+    """gunicorn's ``close_graceful`` (RFC 9112 9.6: FIN, then drain until the peer closes), only
+    when the client sent bytes the request did not read. Those are what a plain close would
+    answer with a RST that can destroy the response before the client reads it. With nothing
+    unread the FIN of a plain close is enough, and the worker is free at once (a sync worker's
+    answers say ``Connection: close``, so a client sends nothing more)."""
+
+    def close(sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        try:
+            sock.setblocking(False)
+            unread = sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            unread = b""  # nothing waiting
+        except OSError:
+            unread = b""  # already reset or gone: nothing to protect
+        if unread:
+            graceful(sock, *args, **kwargs)
+            return
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+    close.prompt = True  # type: ignore[attr-defined]
+    return close
+
+
+def post_worker_init(worker: Any) -> None:
+    """In each sync worker: close connections at once when nothing is left unread."""
+    from gunicorn import util
+    from gunicorn.workers.sync import SyncWorker
+
+    if isinstance(worker, SyncWorker) and not getattr(util.close_graceful, "prompt", False):
+        util.close_graceful = _prompt_close(util.close_graceful)

@@ -193,4 +193,30 @@ def evaluate(results: dict[str, Any]) -> list[Goal]:
         _invalidation_goal(results),
         _sessions_goal(results),
         *_other_goals(results),
+        *_round_two_goals(results),
     ]
+
+
+def _round_two_goals(results: dict[str, Any]) -> list[Goal]:
+    """Issue 17's bars: the miss, the fastest worker model against Node, mixed, scaling."""
+    goals = [
+        _ratio_goal(results, "miss", ("summary",), "app", "app-nocache", 0.85,
+                    "miss req/s >= 0.85x the cache-off app (issue 17)"),
+    ]  # fmt: skip
+    fastest = dig(results, "workers", "fastest")
+    if fastest is not None:
+        for peer, what in (("express-limiter", "1 Node process"), ("express-limiter-2", "2")):
+            goal = _ratio_goal(results, "workers", ("summary",), fastest, peer, 1.0,
+                               f"fastest worker model (`{fastest}`) vs Express recipe with "
+                               f"limiter, {what} (aim >= 1.0)")  # fmt: skip
+            goals.append(goal)
+    mixed = _ratio_goal(results, "mixed", ("summary",), "app", "flask-caching", 2.5,
+                        "mixed req/s >= 2.5x Flask-Caching (issue 17)")  # fmt: skip
+    goals.append(mixed)
+    top = dig(results, "scaling", "levels", "256")
+    if top is not None:
+        errors = {t: e["non2xx"] + e["socket_errors"] for t, e in top.items()
+                  if t.startswith("app") and e["non2xx"] + e["socket_errors"]}  # fmt: skip
+        goals.append(Goal("scaling", "no errors at 256 connections (app targets)",
+                          str(errors or "none"), not errors))  # fmt: skip
+    return goals

@@ -40,8 +40,10 @@ from bench.workloads import (
     miss,
     mixed,
     redis_down,
+    scaling,
     sessions,
     stampede,
+    workers,
 )
 from tests.support.redis_server import RedisServer
 
@@ -53,6 +55,8 @@ WORKLOADS: dict[str, Callable[[Bench], dict[str, Any]]] = {
     "hit": hit.run,
     "hit-single": hit.run_single,
     "factors": factors.run,
+    "workers": workers.run,
+    "scaling": scaling.run,
     "latency": hit.run_latency,
     "miss": miss.run,
     "stampede": stampede.run,
@@ -69,6 +73,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "hit": (*hit.HIT_TARGETS, *hit.PROBE_TARGETS),
     "hit-single": hit.HIT_TARGETS,
     "factors": factors.TARGETS,
+    "workers": workers.TARGETS,
+    "scaling": scaling.TARGETS,
     "latency": hit.LATENCY_TARGETS,
     "miss": (*miss.MISS_TARGETS, *miss.LIST_TARGETS),
     "stampede": stampede.TARGETS,

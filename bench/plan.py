@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 WORKLOADS = (
-    "hit", "hit-single", "factors", "latency", "miss", "stampede", "memory", "mixed",
-    "invalidation", "sessions", "redis-down",
+    "hit", "hit-single", "factors", "workers", "scaling", "latency", "miss", "stampede",
+    "memory", "mixed", "invalidation", "sessions", "redis-down",
 )  # fmt: skip
 
 
@@ -37,6 +37,8 @@ class Plan:
     stampede_clients: int = 200
     factor_rounds: int = 2  # the factors workload: more rounds, its ratios are a few %
     factor_duration: float = 2.0
+    scaling_rounds: int = 1  # per concurrency level (1, 16, 64, 256)
+    scaling_duration: float = 2.0
     postgres: bool = True
     workloads: tuple[str, ...] = field(default=WORKLOADS)
 
@@ -66,5 +68,6 @@ def make_plan(
         quick=False, rounds=r, duration=d, warmup=2.0, latency_duration=max(2.0, d - 2),
         miss_duration=max(2.0, d - 1), mixed_rounds=3, mixed_duration=20.0,
         redis_down_duration=max(2.0, d - 1), invalidation_reps=5, postgres=True,
-        factor_rounds=max(r, 5), factor_duration=max(2.0, d - 1), workloads=chosen,
+        factor_rounds=max(r, 5), factor_duration=max(2.0, d - 1), scaling_rounds=2,
+        scaling_duration=max(2.0, d - 2), workloads=chosen,
     )  # fmt: skip

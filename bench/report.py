@@ -114,6 +114,51 @@ def _single_section(doc: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _workers_section(doc: dict[str, Any]) -> list[str]:
+    workers = doc["results"].get("workers")
+    if not workers or "summary" not in workers:
+        return []
+    alive = workers.get("keep_alive", {})
+    lines = [
+        "## Worker models (wrk -t1 -c16, URL mix, limiter on everywhere)",
+        "",
+        "2 gunicorn workers per app row; `express-limiter` is 1 Node process (like for like on "
+        "2 cores), `express-limiter-2` 2 (node:cluster). `check`: whether the server keeps "
+        f"the connection alive. Fastest app model: `{workers.get('fastest')}`.",
+        "",
+    ]
+    refs = ("app", "express-limiter", "express-limiter-2")
+    checks = {t: "keep-alive" if kept else "closes" for t, kept in alive.items()}
+    lines += _load_table(workers["summary"], lambda t: refs, checks)
+    return [*lines, ""]
+
+
+def _scaling_section(doc: dict[str, Any]) -> list[str]:
+    levels = dig(doc, "results", "scaling", "levels")
+    if not levels:
+        return []
+    targets = list(next(iter(levels.values())))
+    lines = [
+        "## Scaling (hits/s and p99 by concurrency, URL mix; `latest-scaling.png`)",
+        "",
+        "| target | " + " | ".join(f"c={c} req/s | c={c} p99 ms" for c in levels) + " |",
+        "|---|" + "---|---|" * len(levels),
+    ]
+    for target in targets:
+        cells = [target]
+        for summary in levels.values():
+            entry = summary.get(target) or {}
+            cells += [_spread(entry.get("rps")), _spread(entry.get("p99_ms"), 1)]
+        lines.append("| " + " | ".join(cells) + " |")
+    bad = {}
+    for level, summary in levels.items():
+        errors = {t: e["non2xx"] + e["socket_errors"] for t, e in summary.items()}
+        if any(errors.values()):
+            bad[level] = {t: n for t, n in errors.items() if n}
+    lines += ["", f"Errors (non-2xx + socket): {bad or 'none at any level'}.", ""]
+    return lines
+
+
 def _factors_section(doc: dict[str, Any]) -> list[str]:
     factors = dig(doc, "results", "factors", "factors")
     if not factors:
@@ -296,7 +341,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"- wall time: {meta['elapsed_s']:.0f} s", "",
         "Only ratios within this run mean anything; absolute req/s move with the machine's load "
         "(see the \"other load\" column: more than ~0.2 cores means rerun).", "",
-        "## Targets (issue 7)", "",
+        "## Targets (issues 7 and 17)", "",
         "| workload | target | measured | verdict |", "|---|---|---|---|",
     ]  # fmt: skip
     for goal in doc["goals"]:
@@ -306,6 +351,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines.append("")
     results = doc["results"]
     lines += _hit_section(doc) + _single_section(doc) + _factors_section(doc)
+    lines += _workers_section(doc) + _scaling_section(doc)
     lines += _simple_section(
         "Hit latency (wrk -t1 -c1)",
         dig(results, "latency", "summary"),
@@ -370,8 +416,42 @@ def write_chart(doc: dict[str, Any], path: Path) -> str:
     return "matplotlib"
 
 
+def write_scaling_chart(doc: dict[str, Any], path: Path) -> str | None:
+    """Hits/s by concurrency, one line per target (matplotlib only; None without it or data)."""
+    levels = dig(doc, "results", "scaling", "levels")
+    if not levels:
+        return None
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, (rps_ax, p99_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    xs = [int(c) for c in levels]
+    for target in next(iter(levels.values())):
+        rps = [dig(levels, c, target, "rps", "median") for c in levels]
+        p99 = [dig(levels, c, target, "p99_ms", "median") for c in levels]
+        rps_ax.plot(xs, rps, marker="o", label=target)
+        p99_ax.plot(xs, p99, marker="o", label=target)
+    for ax, label in ((rps_ax, "hits/s (median)"), (p99_ax, "p99 ms (median)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(xs, [str(x) for x in xs])
+        ax.set_xlabel("concurrent connections")
+        ax.set_ylabel(label)
+    p99_ax.set_yscale("log")
+    rps_ax.legend(fontsize=7)
+    fig.suptitle(f"Hit path by concurrency ({doc['meta']['machine']['date']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path.name
+
+
 def write_reports(doc: dict[str, Any], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     doc["meta"]["chart"] = write_chart(doc, out_dir / "latest.png")
+    doc["meta"]["scaling_chart"] = write_scaling_chart(doc, out_dir / "latest-scaling.png")
     (out_dir / "latest.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
     (out_dir / "latest.md").write_text(render_markdown(doc) + "\n")

@@ -12,11 +12,15 @@ from __future__ import annotations
 import ast
 import os
 import runpy
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from gunicorn.config import Config
+
+from tests.support.gunicorn_server import GunicornServer, seed_sqlite
 
 CONF_FILE = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 ENV_KNOBS = (
@@ -156,3 +160,60 @@ def test_a_blank_metrics_directory_is_no_metrics_directory(monkeypatch: pytest.M
     """prometheus-client would take an empty PROMETHEUS_MULTIPROC_DIR for the current directory."""
     load(monkeypatch, PROMETHEUS_MULTIPROC_DIR="  ")
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+def _get_and_keep_open(port: int) -> socket.socket:
+    """One GET on a fresh connection, answer read in full, the socket left open."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: t\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))  # fmt: skip
+    while len(body) < length:
+        body += sock.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200") and b"connection: close" in head.lower()
+    return sock
+
+
+@pytest.mark.slow
+def test_a_sync_worker_is_free_at_once_after_answering(tmp_path: Path) -> None:
+    """One sync worker; a client reads its answer and keeps its socket open. gunicorn 27 alone
+    would linger on that socket until the client closes (up to 2 s); with nothing unread the
+    worker closes at once: the client sees EOF, and the next client is answered meanwhile."""
+    url = seed_sqlite(tmp_path / "app.db")
+    server = GunicornServer({"DATABASE_URL": url, "REDIS_URL": ""}, tmp_path, workers=1)
+    server.env.pop("REDIS_URL")
+    server.start()
+    try:
+        first = _get_and_keep_open(server.port)
+        started = time.perf_counter()
+        first.settimeout(1.0)
+        assert first.recv(1) == b""  # the server's FIN, before we close anything
+        second = _get_and_keep_open(server.port)
+        elapsed = time.perf_counter() - started
+        first.close()
+        second.close()
+    finally:
+        server.stop()
+    assert elapsed < 1.0, f"the worker lingered {elapsed:.2f} s on an answered connection"
+
+
+def test_unread_request_bytes_still_get_the_graceful_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bytes the request left unread are what a plain close would answer with a RST: those
+    connections keep gunicorn's draining close; the others are closed at once."""
+    namespace = runpy.run_path(str(CONF_FILE))
+    graceful_calls: list[socket.socket] = []
+    close = namespace["_prompt_close"](lambda sock, *a, **k: graceful_calls.append(sock))
+    ours, theirs = socket.socketpair()
+    theirs.sendall(b"unread")
+    close(ours)
+    assert graceful_calls == [ours]
+    quiet, peer = socket.socketpair()
+    close(quiet)
+    assert graceful_calls == [ours] and quiet.fileno() == -1  # closed without draining
+    assert peer.recv(1) == b""
+    for sock in (ours, theirs, peer):
+        sock.close()

@@ -38,12 +38,17 @@ TARGETS: dict[str, str] = {
     "app-production": "`make run` with APP_ENV=production",
     "app-old-bench": "the app as the benchmark ran it before issue 18: APP_ENV=production, "
     "SERVER_TIMING=true, ACCESS_LOG=line, per-worker metrics",
+    "app-gthread": "`make run` with GUNICORN_WORKER_CLASS=gthread, GUNICORN_THREADS=4 "
+    "(keep-alive; the documented production setting)",
+    "app-gevent": "`make run` with GUNICORN_WORKER_CLASS=gevent (keep-alive; gevent from "
+    "bench/requirements.txt)",
     "flask-caching": "Flask-Caching 2.5.1 @cached(query_string=True) on Redis, same limiter",
     "flask-caching-nolimit": "Flask-Caching peer without the limiter",
     "flask-constant": "Flask route returning precomputed bytes (the framework's ceiling), limiter",
     "flask-constant-nolimit": "constant-body Flask route without the limiter",
     "express": "Express 5 + ioredis recipe (middleware + getOrSet), one Node process",
     "express-limiter": "the Express recipe with the tutorial's apiLimiter (rate-limit-redis)",
+    "express-limiter-2": "the same as 2 Node processes (EXPRESS_PROCESSES=2, node:cluster)",
     "express-nocache": "Express recipe without its caches (better-sqlite3 only)",
     "express-nocache-limiter": "Express recipe without its caches, with its apiLimiter on Redis",
     "app-nocache-pg": "`make run` with CACHE_ENABLED=false, on PostgreSQL",
@@ -78,6 +83,8 @@ APP_VARIANTS: dict[str, dict[str, str]] = {
     "app-log-off": {"ACCESS_LOG": "off"},
     "app-metrics-local": {"PROMETHEUS_MULTIPROC_DIR": ""},
     "app-production": {"APP_ENV": "production"},
+    "app-gthread": {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4"},
+    "app-gevent": {"GUNICORN_WORKER_CLASS": "gevent"},
     "app-old-bench": {
         "APP_ENV": "production",
         "SERVER_TIMING": "true",
@@ -159,7 +166,9 @@ def _gunicorn(ctx: Context, name: str, module: str, cache: str, **extra: str) ->
     return PeerSpec(name, TARGETS[name], argv, env, port, cache, ctx.root)
 
 
-def _express(ctx: Context, name: str, cache_on: bool, limiter: bool = False) -> PeerSpec:
+def _express(
+    ctx: Context, name: str, cache_on: bool, limiter: bool = False, processes: int = 1
+) -> PeerSpec:
     port = _port()
     env = {
         **_base_env(),
@@ -172,6 +181,7 @@ def _express(ctx: Context, name: str, cache_on: bool, limiter: bool = False) -> 
         "RATELIMIT_MAX": "100000000",
         "CACHE_TTL": "3600",
         "NODE_ENV": "production",
+        "EXPRESS_PROCESSES": str(processes),
     }
     cwd = ctx.root / "bench" / "peers" / "express"
     cache = "x-cache" if cache_on else "none"
@@ -197,6 +207,7 @@ def build_specs(ctx: Context) -> list[PeerSpec]:
         ),
         _express(ctx, "express", cache_on=True),
         _express(ctx, "express-limiter", cache_on=True, limiter=True),
+        _express(ctx, "express-limiter-2", cache_on=True, limiter=True, processes=2),
         _express(ctx, "express-nocache", cache_on=False),
         _express(ctx, "express-nocache-limiter", cache_on=False, limiter=True),
     ]

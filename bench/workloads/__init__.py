@@ -8,6 +8,6 @@ Order matters and is fixed by ``ORDER``: ``redis-down`` kills the bench's Redis,
 from __future__ import annotations
 
 ORDER = (
-    "hit", "hit-single", "factors", "latency", "miss", "stampede", "memory", "mixed",
-    "invalidation", "sessions", "redis-down",
+    "hit", "hit-single", "factors", "workers", "scaling", "latency", "miss", "stampede",
+    "memory", "mixed", "invalidation", "sessions", "redis-down",
 )  # fmt: skip

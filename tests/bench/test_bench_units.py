@@ -14,6 +14,7 @@ import pytest
 from bench import dataset, goals, png, probe, report, stats
 from bench.cpu import parse_stat
 from bench.load import LoadError, parse_wrk_output
+from bench.workloads import workers
 from bench.workloads.mixed import WRITERS, build_sequence
 from bench.workloads.stampede import parse_stats
 
@@ -248,3 +249,43 @@ def test_fallback_png_is_a_valid_rgb_image(tmp_path):
     length = struct.unpack(">I", data[idat - 4 : idat])[0]
     raw = zlib.decompress(data[idat + 4 : idat + 4 + length])
     assert len(raw) == height * (1 + 3 * width)
+
+
+def _round_two_results() -> dict[str, Any]:
+    app = _summary_entry(3000, {"express-limiter": 0.8, "express-limiter-2": 0.7})
+    gthread = _summary_entry(3300, {"app": 1.1, "express-limiter": 0.88, "express-limiter-2": 0.77})
+    noisy = _summary_entry(900, {})
+    noisy["socket_errors"] = 3
+    return {
+        "workers": {
+            "fastest": workers.fastest({"app": app, "app-gthread": gthread}),
+            "keep_alive": {"app": False, "app-gthread": True},
+            "summary": {"app": app, "app-gthread": gthread},
+        },
+        "scaling": {
+            "levels": {
+                "1": {"app": _summary_entry(1300, {}), "express-limiter": _summary_entry(1500, {})},
+                "256": {"app": noisy, "express-limiter": _summary_entry(4000, {})},
+            }
+        },
+    }
+
+
+def test_the_fastest_worker_model_is_judged_against_one_and_two_node_processes():
+    results = _round_two_results()
+    assert results["workers"]["fastest"] == "app-gthread"
+    found = {g.target: g for g in goals.evaluate(results)}
+    one = found["fastest worker model (`app-gthread`) vs Express recipe with limiter, "
+                "1 Node process (aim >= 1.0)"]  # fmt: skip
+    assert (one.measured, one.met) == ("0.88x", False)
+    assert found["no errors at 256 connections (app targets)"].met is False
+    assert found["miss req/s >= 0.85x the cache-off app (issue 17)"].met is None
+
+
+def test_report_renders_the_worker_models_and_the_scaling_curve():
+    doc = {"meta": {"machine": {"date": "2026-12-03"}}, "results": _round_two_results()}
+    text = "\n".join(report._workers_section(doc) + report._scaling_section(doc))
+    assert "Fastest app model: `app-gthread`" in text
+    assert "| app-gthread | 3,300 | 1.10 | 0.88 | 0.77 |" in text and "keep-alive |" in text
+    assert "| app | 1,300 | 9.0 | 900 | 9.0 |" in text
+    assert "{'256': {'app': 3}}" in text

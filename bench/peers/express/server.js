@@ -8,12 +8,26 @@
 // rate-limit-redis on the same Redis, 15-minute window) with its max raised so it never 429s.
 // Routes: GET /api/v1/posts?page&limit and GET /api/v1/posts/:id, answering the app's JSON
 // byte for byte ({"data":[...],"meta":{...}}, datetimes as the app writes them), 404 JSON for a
-// missing or unpublished post. One Node process, as the tutorial runs it.
+// missing or unpublished post. One Node process, as the tutorial runs it; EXPRESS_PROCESSES=N
+// (default 1) forks N with node:cluster on the same port, the way Node uses N cores.
+import cluster from 'node:cluster';
 import express from 'express';
 import Redis from 'ioredis';
 import Database from 'better-sqlite3';
 import rateLimit from 'express-rate-limit';
 import { RedisStore } from 'rate-limit-redis';
+
+const PROCESSES = parseInt(process.env.EXPRESS_PROCESSES ?? '1', 10);
+if (PROCESSES > 1 && cluster.isPrimary) {
+  for (let i = 0; i < PROCESSES; i += 1) cluster.fork();
+  const stopAll = () => {
+    for (const worker of Object.values(cluster.workers)) worker.process.kill('SIGTERM');
+    process.exit(0);
+  };
+  process.on('SIGTERM', stopAll);
+  process.on('SIGINT', stopAll);
+  await new Promise(() => {}); // the primary only supervises: nothing below runs in it
+}
 
 const CACHE_ON = (process.env.EXPRESS_CACHE ?? 'on') !== 'off';
 const LIMIT_ON = (process.env.EXPRESS_RATELIMIT ?? 'off') === 'on';
