@@ -1,8 +1,8 @@
 """How long and how often each workload runs: the full plan and the quick one.
 
 Contract: ``make_plan(quick, only, rounds, duration)`` returns a frozen ``Plan``. The full plan
-fits ``make bench`` in under 10 minutes on a 2-core machine; the quick one fits
-``make bench-quick`` in under 2. ``--rounds`` and ``--duration`` override the hit-path
+fits ``make bench`` in about 21 minutes on a 2-core machine (1,263 s on 2026-12-03); the quick
+one in a few. ``--rounds`` and ``--duration`` override the hit-path
 rounds and run length (other workloads scale from them). ``server_timing_requests`` and
 ``server_timing_seconds`` bound the sequential Server-Timing client of the latency workload
 (per target and round, whichever ends first).
