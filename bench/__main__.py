@@ -1,6 +1,6 @@
 """``python -m bench [--quick] [--only hit,miss] [--rounds N] [--duration S]``.
 
-Full run (``make bench``): under 10 minutes; ``--quick`` (``make bench-quick``): under 2.
+Full run (``make bench``): about 21 minutes; ``--quick`` (``make bench-quick``): a few.
 Writes ``bench/results/latest.{json,md,png}``; see ``bench/README.md``.
 """
 
@@ -16,7 +16,7 @@ from bench.plan import WORKLOADS, make_plan
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run (under 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="short run (a few minutes)")
     parser.add_argument(
         "--only", help=f"comma-separated workloads to run, from: {', '.join(WORKLOADS)}"
     )
