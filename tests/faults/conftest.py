@@ -13,6 +13,9 @@
 - ``deploy(database_url, redis_url, **env)``: one gunicorn instance with two
   workers and the probe access log (``harness.BASE_ENV``); stopped at teardown.
 - ``reliability_case``: the per-case recorder (``recorder.py``).
+- Every test here runs under ``steady_heap`` (autouse): the harness times each reply
+  on this process's clock, and a full collection of a late-session test runner's heap
+  (100-500 ms on this machine) inside a timed read would be charged to Redis.
 """
 
 from __future__ import annotations
@@ -102,6 +105,11 @@ class PostgresDatabase:
         self.bring_back()
         self._run(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         self.admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _steady_client_heap(steady_heap: None) -> None:
+    """The timed client is this process: see the module docstring."""
 
 
 @pytest.fixture(scope="session")

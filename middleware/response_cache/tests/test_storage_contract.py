@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from flask_response_cache import connect_redis as build_client
+from flask_response_cache.breaker import CircuitBreaker
 from flask_response_cache.layout import Layout
 from flask_response_cache.storage import (
     EPOCH,
@@ -244,6 +245,17 @@ def test_an_error_reply_to_a_script_is_storage_unavailable(redis_server):
     redis_server.client().lpush(LAYOUT.generation(epoch), "x")  # GET on a list: WRONGTYPE
     with pytest.raises(StorageUnavailable):
         storage.acquire(epoch, "n", "t", 1000)
+
+
+def test_repeated_error_replies_to_scripts_open_the_circuit(redis_server):
+    breaker = CircuitBreaker(failure_threshold=3, background=False)
+    storage = RedisStorage(build_client(redis_server.url, timeout=0.5), LAYOUT, breaker)
+    epoch = storage.verify(0, "ep1")
+    redis_server.client().lpush(LAYOUT.generation(epoch), "x")  # WRONGTYPE on every acquire
+    for _ in range(3):
+        with pytest.raises(StorageUnavailable):
+            storage.acquire(epoch, "n", "t", 1000)
+    assert breaker.is_open
 
 
 def test_null_storage_keeps_nothing_and_never_fails():

@@ -12,10 +12,11 @@ Contract:
   ``$REDIS_SERVER_BINARY`` or ``redis-server`` on PATH.
 - ``FakeClock``: a clock tests move by hand (``advance``); hand it to ``CacheCore`` as
   ``clock``, ``monotonic`` and ``sleep`` and no test waits on the wall clock.
-- ``steady_heap()``: for a test that times requests served in its own process. Every
-  object alive when it starts is frozen (``gc.freeze``), so a full collection of what a
-  long test session has accumulated cannot land inside a timed request (a worker's
-  heap is a fraction of a test runner's); unfrozen on exit, so nothing is kept.
+- ``steady_heap()``: for a test that times requests served or sent by its own process
+  (the client's clock counts a collection too). Every object alive when it starts is
+  frozen (``gc.freeze``), so a full collection of what a long test session has
+  accumulated cannot land inside a timed request (a worker's heap is a fraction of a
+  test runner's); unfrozen on exit, so nothing is kept.
 
 Nothing here is imported by the extension itself.
 """

@@ -287,14 +287,16 @@ class RedisStorage:
         if pool is None:
             return self._run(lambda: script(keys=keys, args=args))
         wire = [("EVALSHA", script.sha, len(keys), *keys, *args)]
-        reply = self._run(lambda: _send_raw(pool, wire))[0]
-        if isinstance(reply, redis.exceptions.NoScriptError):
-            return self._run(lambda: script(keys=keys, args=args))
-        if isinstance(reply, Exception):
-            if self.breaker is not None:
-                self.breaker.record_failure()
-            raise StorageUnavailable(str(reply)) from reply
-        return reply
+
+        def call() -> Any:
+            reply = _send_raw(pool, wire)[0]
+            if isinstance(reply, redis.exceptions.NoScriptError):
+                return script(keys=keys, args=args)
+            if isinstance(reply, Exception):
+                raise reply  # inside _run, so the breaker counts it once, as a failure
+            return reply
+
+        return self._run(call)
 
     def _pipelined(self, wire: list[tuple[Any, ...]]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
