@@ -4,8 +4,9 @@ Contract: ``write_reports(doc, out_dir)`` writes the three files; ``render_markd
 pure (the unit tests call it). The Markdown opens with date, machine and command, then the
 targets of issue 7 marked met / not met, then one table per workload: medians with min-max,
 every ratio the median of per-round ratios, CPU per request and "other load" (plus the hit
-latency at the server, from ``Server-Timing``, beside wrk's client-side figure). The chart shows
-hit throughput as a share of the constant-body Flask route under the same limiter setting.
+latency at the server, from ``Server-Timing``, beside wrk's client-side figure). The chart
+(``chart_values`` here; ``charts.py`` draws it) shows hit throughput as a share of the
+constant-body Flask route under the same limiter setting.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import png
+from bench import charts
 from bench.goals import dig
 
 _LIMITED = ("flask-constant", "flask-caching", "express-limiter", "app-nocache")
@@ -390,68 +391,9 @@ def chart_values(doc: dict[str, Any]) -> list[tuple[str, float]]:
     return values
 
 
-def write_chart(doc: dict[str, Any], path: Path) -> str:
-    values = chart_values(doc)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        png.bar_chart(path, [v for _, v in values])
-        return "png.bar_chart (no matplotlib): bars in the order " + ", ".join(n for n, _ in values)
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    colours = ["#2e8b57" if v >= 0.9 else "#e67e22" for _, v in values]
-    ax.bar([n for n, _ in values], [v for _, v in values], color=colours)
-    ax.axhline(1.0, color="grey", linewidth=1)
-    ax.axhline(0.9, color="grey", linewidth=1, linestyle="--")
-    ax.set_ylabel("hit req/s ÷ constant-body Flask route (same limiter)")
-    ax.set_title(f"Hit path, median of per-round ratios ({doc['meta']['machine']['date']})")
-    for i, (_, v) in enumerate(values):
-        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
-    plt.setp(ax.get_xticklabels(), rotation=25, ha="right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return "matplotlib"
-
-
-def write_scaling_chart(doc: dict[str, Any], path: Path) -> str | None:
-    """Hits/s by concurrency, one line per target (matplotlib only; None without it or data)."""
-    levels = dig(doc, "results", "scaling", "levels")
-    if not levels:
-        return None
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    fig, (rps_ax, p99_ax) = plt.subplots(1, 2, figsize=(11, 4))
-    xs = [int(c) for c in levels]
-    for target in next(iter(levels.values())):
-        rps = [dig(levels, c, target, "rps", "median") for c in levels]
-        p99 = [dig(levels, c, target, "p99_ms", "median") for c in levels]
-        rps_ax.plot(xs, rps, marker="o", label=target)
-        p99_ax.plot(xs, p99, marker="o", label=target)
-    for ax, label in ((rps_ax, "hits/s (median)"), (p99_ax, "p99 ms (median)")):
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(xs, [str(x) for x in xs])
-        ax.set_xlabel("concurrent connections")
-        ax.set_ylabel(label)
-    p99_ax.set_yscale("log")
-    rps_ax.legend(fontsize=7)
-    fig.suptitle(f"Hit path by concurrency ({doc['meta']['machine']['date']})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path.name
-
-
 def write_reports(doc: dict[str, Any], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc["meta"]["chart"] = write_chart(doc, out_dir / "latest.png")
-    doc["meta"]["scaling_chart"] = write_scaling_chart(doc, out_dir / "latest-scaling.png")
+    doc["meta"]["chart"] = charts.write_chart(doc, chart_values(doc), out_dir / "latest.png")
+    doc["meta"]["scaling_chart"] = charts.write_scaling_chart(doc, out_dir / "latest-scaling.png")
     (out_dir / "latest.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
     (out_dir / "latest.md").write_text(render_markdown(doc) + "\n")
