@@ -100,7 +100,7 @@ class FastPath:
         self.state = state
         self.wsgi_app = wsgi_app
         self.rule_environ_key = rule_environ_key
-        self.planner = Planner(app, state.routes, state.charge_covers)
+        self.planner = Planner(app, state.routes, state.hook_covers)
         self._known: dict[tuple[Any, ...], Any] = {}
         self._config = app.config
         self._cookies = state.settings.credential_cookies

@@ -3,7 +3,8 @@
 The extension object keeps no app (Flask's extension rule); everything one app needs at
 request time is here: settings, the core, the route table, toggles, counters, the
 user id loader and the rate-limit charge (resolved on first use, so a Flask-Limiter
-registered after the cache is found too).
+registered after the cache is found too), and what stands in for the hooks a fast hit
+skips (``hook_covers``: the charge, and ``contrib.flask_login`` for Flask-Login's hook).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from .charge import Charge, no_limiter
+from .contrib import flask_login
 from .core import CacheCore
 from .routes import CachedRoute, RouteTable
 from .settings import Settings
@@ -82,9 +84,25 @@ class CacheState:
                 charge = self._charge
         return charge
 
-    def charge_covers(self) -> Callable[[Any], str | None]:
-        covers: Callable[[Any], str | None] = getattr(self.charge(), "covers", _covers_nothing)
-        return covers
+    def hook_covers(self) -> Callable[[Any], str | None]:
+        """Who stands in for the hooks a fast hit skips: the charge (Flask-Limiter's hooks
+        and layers) and the adapters of known extensions' hooks (Flask-Login's)."""
+        found = [
+            getattr(self.charge(), "covers", None),
+            flask_login.cover(self.app, self.settings.credential_cookies),
+        ]
+        covers = [cover for cover in found if cover is not None]
+        if not covers:
+            return _covers_nothing
+
+        def any_cover(obj: Any) -> str | None:
+            for cover in covers:
+                reason = cover(obj)
+                if reason:
+                    return reason
+            return None
+
+        return any_cover
 
 
 def _flask_login_user_id() -> object | None:
