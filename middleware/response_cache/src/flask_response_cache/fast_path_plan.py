@@ -8,7 +8,7 @@ A route is served below Flask only when all of these hold:
   blueprint the endpoint belongs to) is declared safe to skip
   (``safety.skip_reason``), or is covered by the rate-limit ``Charge`` standing in for
   it (``charge.covers(hook)``) or by a known extension's adapter
-  (``contrib.flask_login``), both through ``CacheState.hook_covers``;
+  (``contrib.flask_login``, ``contrib.flask_wtf``), all through ``CacheState.hook_covers``;
 - every decorator layer between the registered view function and the cache's wrapper
   (the decorators above ``@cache_response``, found through ``__wrapped__``) is
   declared safe, or covered by the charge (Flask-Limiter's ``@limiter.limit``); a

@@ -4,7 +4,7 @@ The extension object keeps no app (Flask's extension rule); everything one app n
 request time is here: settings, the core, the route table, toggles, counters, the
 user id loader and the rate-limit charge (resolved on first use, so a Flask-Limiter
 registered after the cache is found too), and what stands in for the hooks a fast hit
-skips (``hook_covers``: the charge, and ``contrib.flask_login`` for Flask-Login's hook).
+skips (``hook_covers``: the charge, ``contrib.flask_login`` and ``contrib.flask_wtf``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from .charge import Charge, no_limiter
-from .contrib import flask_login
+from .contrib import flask_login, flask_wtf
 from .core import CacheCore
 from .routes import CachedRoute, RouteTable
 from .settings import Settings
@@ -86,10 +86,11 @@ class CacheState:
 
     def hook_covers(self) -> Callable[[Any], str | None]:
         """Who stands in for the hooks a fast hit skips: the charge (Flask-Limiter's hooks
-        and layers) and the adapters of known extensions' hooks (Flask-Login's)."""
+        and layers) and the adapters of known extensions' hooks (Flask-Login's, Flask-WTF's)."""
         found = [
             getattr(self.charge(), "covers", None),
             flask_login.cover(self.app, self.settings.credential_cookies),
+            flask_wtf.cover(self.app),
         ]
         covers = [cover for cover in found if cover is not None]
         if not covers:
