@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask_login import LoginManager, UserMixin, current_user, login_user
-from flask_response_cache import CacheCore, ResponseCache, cache_response, fast_hit_safe
+from flask_response_cache import CacheCore, ResponseCache, cache_response
 from flask_response_cache.contrib import flask_login as adapter
+from frc_helpers import anonymous, count_flask_entries, warnings_naming
 
 
 class User(UserMixin):  # type: ignore[misc]  # Flask-Login ships no types
@@ -25,13 +25,7 @@ class User(UserMixin):  # type: ignore[misc]  # Flask-Login ships no types
 def build(core: CacheCore, **config: Any) -> Flask:
     app = Flask("login")
     app.config.update({"TESTING": True, "SECRET_KEY": "k", **config})
-    app.entered = 0  # type: ignore[attr-defined]
-
-    @fast_hit_safe("a test probe: counts the requests that reached Flask")
-    def count_entries() -> None:
-        app.entered += 1  # type: ignore[attr-defined]
-
-    app.before_request(count_entries)
+    count_flask_entries(app)
     manager = LoginManager(app)
     manager.user_loader(User)
     ResponseCache(app, core=core)
@@ -49,31 +43,20 @@ def build(core: CacheCore, **config: Any) -> Flask:
     return app
 
 
-def anonymous_get(app: Flask, path: str) -> Any:
-    before = app.entered  # type: ignore[attr-defined]
-    response = app.test_client(use_cookies=False).get(path)
-    response.reached_flask = app.entered != before  # type: ignore[attr-defined]
-    return response
-
-
-def hook_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "_update_remember_cookie" in r.getMessage()]
-
-
 def test_an_app_with_flask_login_keeps_the_fast_path(memory_core, caplog):
     app = build(memory_core)
     with caplog.at_level(logging.WARNING, logger="flask_response_cache"):
-        miss = anonymous_get(app, "/news")
-        hit = anonymous_get(app, "/news")
+        miss = anonymous(app, "/news")
+        hit = anonymous(app, "/news")
     assert miss.reached_flask and miss.headers["X-Cache"] == "MISS"
     assert not hit.reached_flask and hit.headers["X-Cache"] == "HIT"
     assert hit.get_json() == {"news": ["a"], "anonymous": True}
-    assert hook_warnings(caplog) == []
+    assert warnings_naming(caplog, "_update_remember_cookie") == []
 
 
 def test_a_remembered_login_gets_its_cookie_and_never_reads_the_public_entry(memory_core):
     app = build(memory_core)
-    anonymous_get(app, "/news")  # stored
+    anonymous(app, "/news")  # stored
     browser = app.test_client()
     login = browser.post("/login/alice")
     assert "remember_token=" in " ".join(login.headers.getlist("Set-Cookie"))
@@ -89,17 +72,17 @@ def test_credential_cookies_without_the_remember_cookie_keep_the_route_on_flask(
 ):
     app = build(memory_core, RESPONSE_CACHE_CREDENTIAL_COOKIES=["session"])
     with caplog.at_level(logging.WARNING, logger="flask_response_cache"):
-        anonymous_get(app, "/news")
-        hit = anonymous_get(app, "/news")
+        anonymous(app, "/news")
+        hit = anonymous(app, "/news")
     assert hit.reached_flask and hit.headers["X-Cache"] == "HIT"
-    assert len(hook_warnings(caplog)) == 1
+    assert len(warnings_naming(caplog, "_update_remember_cookie")) == 1
 
 
 def test_a_flask_login_release_nobody_read_is_not_covered(memory_core, monkeypatch):
     monkeypatch.setattr(adapter, "VERIFIED", ("9.",))
     app = build(memory_core)
-    anonymous_get(app, "/news")
-    hit = anonymous_get(app, "/news")
+    anonymous(app, "/news")
+    hit = anonymous(app, "/news")
     assert hit.reached_flask and hit.headers["X-Cache"] == "HIT"
 
 
@@ -111,8 +94,8 @@ def test_with_refresh_each_request_a_fast_hit_leaves_out_only_a_moot_cookie_expi
     config = {"REMEMBER_COOKIE_REFRESH_EACH_REQUEST": True}
     flask_only = build(memory_core, RESPONSE_CACHE_FAST_PATH=False, **config)
     fast = build(memory_core, **config)
-    anonymous_get(flask_only, "/news")
-    slow_hit, fast_hit = anonymous_get(flask_only, "/news"), anonymous_get(fast, "/news")
+    anonymous(flask_only, "/news")
+    slow_hit, fast_hit = anonymous(flask_only, "/news"), anonymous(fast, "/news")
     assert slow_hit.reached_flask and not fast_hit.reached_flask
     assert slow_hit.headers["X-Cache"] == fast_hit.headers["X-Cache"] == "HIT"
     assert slow_hit.headers.getlist("Set-Cookie") == [

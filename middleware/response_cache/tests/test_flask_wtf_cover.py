@@ -10,23 +10,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pytest
 from flask import Flask
-from flask_response_cache import CacheCore, ResponseCache, cache_response, fast_hit_safe
+from flask_response_cache import CacheCore, ResponseCache, cache_response
 from flask_response_cache.contrib import flask_wtf as adapter
 from flask_wtf.csrf import CSRFProtect
+from frc_helpers import anonymous, count_flask_entries, warnings_naming
 
 
 def build(core: CacheCore, **config: Any) -> Flask:
     app = Flask("wtf")
     app.config.update({"TESTING": True, "SECRET_KEY": "k", **config})
-    app.entered = 0  # type: ignore[attr-defined]
-
-    @fast_hit_safe("a test probe: counts the requests that reached Flask")
-    def count_entries() -> None:
-        app.entered += 1  # type: ignore[attr-defined]
-
-    app.before_request(count_entries)
+    count_flask_entries(app)
     CSRFProtect(app)
     ResponseCache(app, core=core)
 
@@ -38,50 +32,39 @@ def build(core: CacheCore, **config: Any) -> Flask:
     return app
 
 
-def anonymous(app: Flask, method: str, path: str) -> Any:
-    before = app.entered  # type: ignore[attr-defined]
-    response = app.test_client(use_cookies=False).open(path, method=method)
-    response.reached_flask = app.entered != before  # type: ignore[attr-defined]
-    return response
-
-
-def hook_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "csrf_protect" in r.getMessage()]
-
-
 def test_an_app_with_csrf_protect_keeps_the_fast_path(memory_core, caplog):
     app = build(memory_core)
     with caplog.at_level(logging.WARNING, logger="flask_response_cache"):
-        miss = anonymous(app, "GET", "/board")
-        hit = anonymous(app, "GET", "/board")
+        miss = anonymous(app, "/board")
+        hit = anonymous(app, "/board")
     assert miss.reached_flask and miss.headers["X-Cache"] == "MISS"
     assert not hit.reached_flask and hit.headers["X-Cache"] == "HIT"
-    assert hook_warnings(caplog) == []
+    assert warnings_naming(caplog, "csrf_protect") == []
 
 
 def test_writes_without_a_token_are_still_refused(memory_core):
     app = build(memory_core)
-    anonymous(app, "GET", "/board")
-    refused = anonymous(app, "POST", "/board")
+    anonymous(app, "/board")
+    refused = anonymous(app, "/board", method="POST")
     assert refused.status_code == 400 and refused.reached_flask
 
 
 def test_a_csrf_check_on_get_keeps_its_route_on_flask_and_refuses_before_a_hit(memory_core, caplog):
-    anonymous(build(memory_core), "GET", "/board")  # the entry exists (one shared core)
+    anonymous(build(memory_core), "/board")  # the entry exists (one shared core)
     caplog.clear()
     strict = build(memory_core, WTF_CSRF_METHODS=["GET", "POST"])
     with caplog.at_level(logging.WARNING, logger="flask_response_cache"):
-        refused = anonymous(strict, "GET", "/board")
+        refused = anonymous(strict, "/board")
     assert refused.status_code == 400 and refused.reached_flask
     assert refused.headers["X-Cache"] == "BYPASS"
-    assert len(hook_warnings(caplog)) == 1
+    assert len(warnings_naming(caplog, "csrf_protect")) == 1
 
 
 def test_a_flask_wtf_release_nobody_read_is_not_covered(memory_core, monkeypatch):
     monkeypatch.setattr(adapter, "VERIFIED", ("9.",))
     app = build(memory_core)
-    anonymous(app, "GET", "/board")
-    hit = anonymous(app, "GET", "/board")
+    anonymous(app, "/board")
+    hit = anonymous(app, "/board")
     assert hit.reached_flask and hit.headers["X-Cache"] == "HIT"
 
 

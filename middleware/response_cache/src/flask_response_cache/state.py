@@ -35,10 +35,6 @@ UserIdLoader = Callable[[], object | None]
 ChargeFactory = Callable[[Flask], Charge | None]
 
 
-def _covers_nothing(obj: Any) -> str | None:
-    return None
-
-
 @dataclass(slots=True)
 class CacheState:
     app: Flask
@@ -93,8 +89,6 @@ class CacheState:
             flask_wtf.cover(self.app),
         ]
         covers = [cover for cover in found if cover is not None]
-        if not covers:
-            return _covers_nothing
 
         def any_cover(obj: Any) -> str | None:
             for cover in covers:

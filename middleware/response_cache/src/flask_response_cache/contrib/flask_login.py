@@ -24,12 +24,12 @@ Flask-Login itself is never imported here: only its installed version is read.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import Any
 
 from flask import Flask
 
 from ..safety import unwrap_hook
+from ._releases import installed_release_in
 
 VERIFIED = ("0.6.",)  # Flask-Login releases whose hook was read
 REASON = (
@@ -42,7 +42,7 @@ DEFAULT_REMEMBER_COOKIE = "remember_token"  # flask_login.config.COOKIE_NAME
 def cover(app: Flask, credential_cookies: Sequence[str]) -> Callable[[Any], str | None] | None:
     """What this adapter stands in for in ``app`` (see the module docstring), or None."""
     manager = getattr(app, "login_manager", None)
-    if manager is None or not _verified_version():
+    if manager is None or not installed_release_in("flask-login", VERIFIED):
         return None
     needed = (
         app.config.get("SESSION_COOKIE_NAME") or "session",
@@ -59,11 +59,3 @@ def cover(app: Flask, credential_cookies: Sequence[str]) -> Callable[[Any], str 
         return REASON if function is hook and instance is manager else None
 
     return covers
-
-
-def _verified_version() -> bool:
-    try:
-        version = metadata.version("flask-login")
-    except metadata.PackageNotFoundError:
-        return False
-    return version.startswith(VERIFIED)

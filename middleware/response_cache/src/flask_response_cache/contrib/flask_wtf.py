@@ -23,12 +23,12 @@ Flask-WTF itself is never imported here: only its installed version is read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any
 
 from flask import Flask
 
 from ..safety import unwrap_hook
+from ._releases import installed_release_in
 
 VERIFIED = ("1.3.",)  # Flask-WTF releases whose hook was read
 REASON = (
@@ -42,7 +42,11 @@ SAFE_METHODS = ("GET", "HEAD")
 def cover(app: Flask) -> Callable[[Any], str | None] | None:
     """What this adapter stands in for in ``app`` (see the module docstring), or None."""
     csrf = app.extensions.get("csrf")
-    if csrf is None or type(csrf).__module__ != "flask_wtf.csrf" or not _verified_version():
+    if (
+        csrf is None
+        or type(csrf).__module__ != "flask_wtf.csrf"
+        or not installed_release_in("flask-wtf", VERIFIED)
+    ):
         return None
     methods = app.config.get("WTF_CSRF_METHODS") or ()
     if any(method in methods for method in SAFE_METHODS):
@@ -71,11 +75,3 @@ def _cell_value(cell: Any) -> object:
         return value
     except ValueError:  # an empty cell
         return None
-
-
-def _verified_version() -> bool:
-    try:
-        version = metadata.version("flask-wtf")
-    except metadata.PackageNotFoundError:
-        return False
-    return version.startswith(VERIFIED)
